@@ -1,0 +1,107 @@
+/**
+ * The store seam: conversations as trees of messages. Async even though
+ * `node:sqlite` is synchronous, so a networked store fits the same seam later.
+ * Every method that takes an `owner` only sees that owner's conversations.
+ * @module
+ */
+
+import type { Role, UpstreamIds, Usage } from "../providers/provider.ts";
+
+/** The owner of conversations made without a client token. */
+export const ANONYMOUS = "anonymous";
+
+/** The state of a message. */
+export type MessageStatus = "complete" | "incomplete" | "in_progress";
+
+/** One conversation's header. */
+export interface Conversation {
+  id: string;
+  /** The owner principal (a token hash, or {@link ANONYMOUS}). */
+  owner: string;
+  title: string;
+  /** The newest message (the one "continue" answers), or null when empty. */
+  currentNode: string | null;
+  /** Epoch milliseconds. */
+  createdAt: number;
+  /** Epoch milliseconds. */
+  updatedAt: number;
+}
+
+/** One message of the tree. */
+export interface Message {
+  id: string;
+  conversationId: string;
+  /** Null for the root. */
+  parentId: string | null;
+  role: Role;
+  content: string;
+  /** The model that answered (assistant messages). */
+  model: string | null;
+  status: MessageStatus;
+  /** Why the answer ended (assistant messages). */
+  finishReason: string | null;
+  usage: Usage | null;
+  /** For stateful upstreams: the upstream's ids of this message. */
+  upstream: UpstreamIds | null;
+  /** Depth in the tree: the root is 0. */
+  depth: number;
+  /** Epoch milliseconds. */
+  createdAt: number;
+}
+
+/** Input of {@link ConversationStore.appendMessage}. */
+export interface NewMessage {
+  /** Our id; generated when absent. */
+  id?: string;
+  conversationId: string;
+  parentId: string | null;
+  role: Role;
+  content: string;
+  model?: string | null;
+  /** @default "complete" */
+  status?: MessageStatus;
+}
+
+/** Input of {@link ConversationStore.finishMessage}. */
+export interface FinishedMessage {
+  content: string;
+  status: "complete" | "incomplete";
+  model?: string | null;
+  finishReason?: string | null;
+  usage?: Usage | null;
+  upstream?: UpstreamIds | null;
+}
+
+/** Options of {@link ConversationStore.list}. */
+export interface ListOptions {
+  /** At most this many, newest first. @default 50 */
+  limit?: number;
+  /** Only conversations updated before this epoch ms (paging). */
+  before?: number;
+}
+
+/** The async conversation store. */
+export interface ConversationStore {
+  /** Creates an empty conversation. */
+  createConversation(input: { id?: string; owner: string; title?: string }): Promise<Conversation>;
+  /** One conversation of this owner, or null. */
+  getConversation(id: string, owner: string): Promise<Conversation | null>;
+  /** Appends a message and makes it the conversation's current node. */
+  appendMessage(input: NewMessage): Promise<Message>;
+  /** Sets the final text and status of a message (written in place while streaming). */
+  finishMessage(id: string, done: FinishedMessage): Promise<Message>;
+  /** One message, or null. */
+  getMessage(id: string): Promise<Message | null>;
+  /** The path root → … → this message, in time proportional to its depth. */
+  path(messageId: string): Promise<Message[]>;
+  /** Every message of a conversation, oldest first. */
+  messages(conversationId: string): Promise<Message[]>;
+  /** This owner's conversations, most recently updated first. */
+  list(owner: string, options?: ListOptions): Promise<Conversation[]>;
+  /** Renames a conversation; false when it is not this owner's. */
+  rename(id: string, owner: string, title: string): Promise<boolean>;
+  /** Deletes a conversation and its messages; false when it is not this owner's. */
+  delete(id: string, owner: string): Promise<boolean>;
+  /** Closes the database. */
+  close(): Promise<void>;
+}
