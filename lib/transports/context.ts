@@ -1,0 +1,61 @@
+/**
+ * What every transport shares: the handle of a running listener, and how a
+ * call's {@link CallContext} is made from a client signal and the shutdown signal.
+ * @module
+ */
+
+import type { Engine } from "../engine/types.ts";
+import type { Logger } from "../log.ts";
+import type { CallContext } from "../providers/provider.ts";
+import type { Config } from "../config.ts";
+
+/** The wire protocols, as they appear in logs and metrics. */
+export type Protocol = "http" | "grpc" | "ws";
+
+/** What `main.ts` hands every transport. */
+export interface TransportDeps {
+  engine: Engine;
+  config: Config;
+  logger: Logger;
+  /** Fires when the server begins to shut down. */
+  shutdown: AbortSignal;
+}
+
+/** A running listener. */
+export interface ServerHandle {
+  /** The port actually bound (useful with port 0). */
+  readonly port: number;
+  /**
+   * Stops accepting, lets running calls finish until `signal` fires (then they
+   * are aborted), and resolves once everything is closed.
+   */
+  close(signal?: AbortSignal): Promise<void>;
+}
+
+/** Options of {@link createCallContext}. */
+export interface CallContextOptions {
+  protocol: Protocol;
+  /** The owner principal (see `auth.ts`). */
+  principal: string;
+  logger: Logger;
+  /** Signals that end this call: client gone, cancel, shutdown. */
+  signals: AbortSignal[];
+  /** A request id the client sent, if any; otherwise one is made. */
+  requestId?: string | null;
+}
+
+/** Makes the context of one call: one signal, one request id, one child logger. */
+export function createCallContext(options: CallContextOptions): CallContext {
+  const requestId = sanitizeRequestId(options.requestId) ?? crypto.randomUUID();
+  return {
+    signal: AbortSignal.any(options.signals),
+    requestId,
+    principal: options.principal,
+    logger: options.logger.child({ requestId, protocol: options.protocol }),
+  };
+}
+
+function sanitizeRequestId(id: string | null | undefined): string | null {
+  if (!id) return null;
+  return /^[\w.:-]{1,128}$/.test(id) ? id : null;
+}
