@@ -4,7 +4,14 @@
  * @module
  */
 
-import type { CallContext, ModelInfo, PassThrough, Usage } from "../providers/provider.ts";
+import type {
+  CallContext,
+  ChatEvent,
+  ChatMessage,
+  ModelInfo,
+  PassThrough,
+  Usage,
+} from "../providers/provider.ts";
 import type { Conversation, ListOptions, Message } from "../store/store.ts";
 
 /** One question. */
@@ -86,8 +93,19 @@ export interface Engine {
   deleteConversation(id: string, ctx: CallContext): Promise<void>;
   /** The models the upstream offers. */
   listModels(ctx: CallContext): Promise<ModelInfo[]>;
-  /** The stateless OpenAI Chat Completions pass-through. */
-  readonly passThrough: PassThrough;
+  /**
+   * One stateless answer (nothing stored), for `/v1/chat/completions` on
+   * upstreams that have no raw pass-through. Retries and timeouts as for `ask`.
+   */
+  chat(
+    req: { model?: string | null; messages: ChatMessage[] },
+    ctx: CallContext,
+  ): AsyncIterable<ChatEvent>;
+  /**
+   * The raw OpenAI Chat Completions pass-through, when the upstream speaks that
+   * format (the `openai` provider); null otherwise (use {@link Engine.chat}).
+   */
+  readonly passThrough: PassThrough | null;
   /** The default model. */
   readonly defaultModel: string;
 }

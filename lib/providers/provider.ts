@@ -102,12 +102,14 @@ export interface Provider {
   stream(req: ChatRequest, ctx: CallContext): AsyncIterable<ChatEvent>;
   /** The models the upstream offers. */
   listModels(ctx: CallContext): Promise<ModelInfo[]>;
+  /** The raw pass-through, when the upstream speaks OpenAI's format. */
+  readonly passThrough?: PassThrough;
 }
 
 /**
  * A raw OpenAI-format pass-through, for `/v1/chat/completions`: the body is
- * sent as is (with our key), and the upstream's response is returned as is.
- * Providers that cannot do this throw `Code.Unimplemented`.
+ * sent as is (with our key, through the key pool), and the upstream's response
+ * is returned as is. Only providers whose upstream speaks that format have it.
  */
 export interface PassThrough {
   /** Sends an OpenAI Chat Completions body upstream and returns the raw response. */
