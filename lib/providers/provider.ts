@@ -76,6 +76,8 @@ export interface CallContext {
   logger: Logger;
   /** Absolute deadline in epoch milliseconds, if any. */
   deadline?: number;
+  /** The wire protocol of the call (`http`, `grpc`, `ws`), for logs and metrics. */
+  protocol?: string;
 }
 
 /** A model an upstream offers. */

@@ -51,6 +51,7 @@ export function createCallContext(options: CallContextOptions): CallContext {
     signal: AbortSignal.any(options.signals),
     requestId,
     principal: options.principal,
+    protocol: options.protocol,
     logger: options.logger.child({ requestId, protocol: options.protocol }),
   };
 }
