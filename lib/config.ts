@@ -46,6 +46,16 @@ export interface Config {
   readonly maxPromptChars: number;
   /** Milliseconds running answers get to finish on SIGTERM. */
   readonly shutdownGraceMs: number;
+  /** Requests per minute one client token may make; 0 turns the limit off. */
+  readonly rateLimitRpm: number;
+  /** Answers one client token may stream at once; 0 turns the limit off. */
+  readonly maxStreamsPerToken: number;
+  /** Answers the whole server streams at once; 0 turns the limit off. */
+  readonly maxStreams: number;
+  /** Largest accepted WebSocket frame, in bytes. */
+  readonly maxWsFrameBytes: number;
+  /** Largest accepted gRPC message, in bytes. */
+  readonly maxGrpcMessageBytes: number;
 }
 
 /** A bad configuration value: the message names the variable. */
@@ -217,6 +227,21 @@ function build(raw: (name: string) => string | undefined, readFile: (p: string) 
     maxBodyBytes: integer("MAX_BODY_BYTES", raw("MAX_BODY_BYTES"), 1024, 1 << 30),
     maxPromptChars: integer("MAX_PROMPT_CHARS", raw("MAX_PROMPT_CHARS"), 1, 10_000_000),
     shutdownGraceMs: seconds("SHUTDOWN_GRACE", raw("SHUTDOWN_GRACE"), 0),
+    rateLimitRpm: integer("RATE_LIMIT_RPM", raw("RATE_LIMIT_RPM"), 0, 1_000_000),
+    maxStreamsPerToken: integer(
+      "MAX_STREAMS_PER_TOKEN",
+      raw("MAX_STREAMS_PER_TOKEN"),
+      0,
+      1_000_000,
+    ),
+    maxStreams: integer("MAX_STREAMS", raw("MAX_STREAMS"), 0, 1_000_000),
+    maxWsFrameBytes: integer("MAX_WS_FRAME_BYTES", raw("MAX_WS_FRAME_BYTES"), 1024, 1 << 30),
+    maxGrpcMessageBytes: integer(
+      "MAX_GRPC_MESSAGE_BYTES",
+      raw("MAX_GRPC_MESSAGE_BYTES"),
+      1024,
+      1 << 30,
+    ),
   };
 }
 
