@@ -1,0 +1,153 @@
+/**
+ * A Server-Sent Events parser following the WHATWG rules ("Parsing an event
+ * stream", "Interpreting an event stream"): bytes → `TextDecoderStream` → lines
+ * (CRLF, lone LF or lone CR, safe across chunk splits) → fields → events.
+ *
+ * It pulls: a chunk is read from the body only when the consumer asks for the
+ * next event, and a consumer that stops early cancels the body.
+ *
+ * @example
+ * ```ts
+ * import { parseSSE, type SSEEvent } from "./parse.ts";
+ * const body = ReadableStream.from([new TextEncoder().encode("data: hi\n\n")]);
+ * const events: SSEEvent[] = [];
+ * for await (const event of parseSSE(body)) events.push(event);
+ * if (events[0].event !== "message" || events[0].data !== "hi") throw new Error("unexpected");
+ * ```
+ * @module
+ */
+
+/** One dispatched event. */
+export interface SSEEvent {
+  /** The event type; `message` when the stream named none. */
+  event: string;
+  /** The data lines, joined with `\n`. */
+  data: string;
+  /** The last event id seen so far (it persists across events), or "". */
+  id: string;
+}
+
+/**
+ * Splits decoded text into lines. A line ends at CRLF, a lone LF or a lone CR
+ * and nothing else (U+2028 is content). A CR at the very end of a chunk is kept
+ * pending: if the next chunk starts with LF, the pair is one break.
+ */
+class LineSplitter {
+  #partial = "";
+  #pendingCR = false;
+
+  /** Feeds one chunk; returns the lines it completed. */
+  push(chunk: string): string[] {
+    const lines: string[] = [];
+    let start = 0;
+    if (this.#pendingCR) {
+      this.#pendingCR = false;
+      if (chunk.charCodeAt(0) === 10) start = 1;
+    }
+    for (let i = start; i < chunk.length; i++) {
+      const c = chunk.charCodeAt(i);
+      if (c !== 10 && c !== 13) continue;
+      lines.push(this.#partial + chunk.slice(start, i));
+      this.#partial = "";
+      if (c === 13) {
+        if (i + 1 === chunk.length) this.#pendingCR = true;
+        else if (chunk.charCodeAt(i + 1) === 10) i++;
+      }
+      start = i + 1;
+    }
+    if (start < chunk.length) this.#partial += chunk.slice(start);
+    return lines;
+  }
+}
+
+/** Folds field lines into events, as the WHATWG "interpret" steps say. */
+class EventBuilder {
+  #data = "";
+  #hasData = false;
+  #type = "";
+  #lastId = "";
+
+  /** Takes one line; returns an event when the line dispatches one. */
+  line(line: string): SSEEvent | null {
+    if (line === "") return this.#dispatch();
+    if (line.charCodeAt(0) === 58) return null; // ":" starts a comment
+    const colon = line.indexOf(":");
+    let field = line;
+    let value = "";
+    if (colon !== -1) {
+      field = line.slice(0, colon);
+      value = line.charCodeAt(colon + 1) === 32 ? line.slice(colon + 2) : line.slice(colon + 1);
+    }
+    switch (field) {
+      case "event":
+        this.#type = value;
+        break;
+      case "data":
+        this.#data = this.#hasData ? this.#data + "\n" + value : value;
+        this.#hasData = true;
+        break;
+      case "id":
+        if (!value.includes("\0")) this.#lastId = value;
+        break;
+      default:
+        // `retry` and unknown fields carry nothing this parser reports.
+        break;
+    }
+    return null;
+  }
+
+  #dispatch(): SSEEvent | null {
+    const hadData = this.#hasData;
+    const event: SSEEvent = { event: this.#type || "message", data: this.#data, id: this.#lastId };
+    this.#data = "";
+    this.#hasData = false;
+    this.#type = "";
+    return hadData ? event : null;
+  }
+}
+
+/**
+ * Parses a byte stream of Server-Sent Events.
+ *
+ * One leading BOM is stripped and invalid UTF-8 becomes U+FFFD. Comments are
+ * ignored, `id` containing NUL is ignored, an event with no data is not
+ * dispatched, and an event cut off before its closing blank line at the end of
+ * the stream is discarded. Breaking out of the loop cancels `body`.
+ *
+ * @param body the raw bytes, such as `response.body`
+ * @returns the events, in order
+ *
+ * @example
+ * ```ts
+ * import { parseSSE, type SSEEvent } from "./parse.ts";
+ * const bytes = new TextEncoder().encode("event: delta\r\ndata: a\r\ndata: b\r\n\r\n");
+ * const events: SSEEvent[] = await Array.fromAsync(parseSSE(ReadableStream.from([bytes])));
+ * if (events[0].event !== "delta" || events[0].data !== "a\nb") throw new Error("unexpected");
+ * ```
+ */
+export async function* parseSSE(body: ReadableStream<Uint8Array>): AsyncGenerator<SSEEvent> {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  const splitter = new LineSplitter();
+  const builder = new EventBuilder();
+  let finished = false;
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) {
+        finished = true;
+        return;
+      }
+      for (const line of splitter.push(value)) {
+        const event = builder.line(line);
+        if (event) yield event;
+      }
+    }
+  } catch (err) {
+    finished = true;
+    throw err;
+  } finally {
+    // The consumer stopped early (break / return): release the upstream body.
+    if (!finished) await reader.cancel().catch(() => {});
+    reader.releaseLock();
+  }
+}
