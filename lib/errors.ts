@@ -116,6 +116,14 @@ export class AppError extends Error {
   }
 }
 
+/** The snake_case name of a code (`not_found`), as JSON error bodies and metrics use it. */
+export function codeName(code: Code): string {
+  return (Code[code] ?? "Unknown").replace(
+    /[A-Z]/g,
+    (c, i) => (i === 0 ? "" : "_") + c.toLowerCase(),
+  );
+}
+
 /**
  * The reason an AbortSignal fired, as an AppError: a signal aborted with an
  * AppError (a timeout, shutdown) keeps it, anything else becomes Canceled.

@@ -4,7 +4,9 @@
  * @module
  */
 
-import { AppError, Code } from "../errors.ts";
+import { AppError, Code, codeName } from "../errors.ts";
+
+export { codeName };
 
 /** The HTTP status for an error. */
 export function httpStatus(err: AppError): number {
@@ -35,11 +37,6 @@ export function httpStatus(err: AppError): number {
     default:
       return 500;
   }
-}
-
-/** The snake_case name of a code, used as `code` in JSON error bodies. */
-export function codeName(code: Code): string {
-  return Code[code].replace(/[A-Z]/g, (c, i) => (i === 0 ? "" : "_") + c.toLowerCase());
 }
 
 /** Headers that go with an error response (`Retry-After` on 429/503). */
