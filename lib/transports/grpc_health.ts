@@ -1,0 +1,74 @@
+/**
+ * The standard gRPC health service (`grpc.health.v1.Health`): SERVING for the
+ * whole server ("") and each of our services, NOT_SERVING once shutdown
+ * begins. `Watch` sends the current status and each change; it ends when the
+ * server stops serving, so it never holds a graceful shutdown open.
+ * @module
+ */
+
+import { Code } from "../errors.ts";
+import type { GrpcCallback, GrpcServerCall, GrpcStreamCall } from "./grpc_call.ts";
+
+/** `grpc.health.v1.HealthCheckRequest`. */
+export interface HealthCheckRequest {
+  service: string;
+}
+
+/** `grpc.health.v1.HealthCheckResponse` (enums as strings). */
+export interface HealthCheckResponse {
+  status: "UNKNOWN" | "SERVING" | "NOT_SERVING" | "SERVICE_UNKNOWN";
+}
+
+/** The serving state of a server's services. */
+export class HealthService {
+  #services: Set<string>;
+  #serving = true;
+  #watchers = new Set<GrpcStreamCall<HealthCheckRequest, HealthCheckResponse>>();
+
+  /** @param services the fully qualified names of the served services */
+  constructor(services: readonly string[]) {
+    this.#services = new Set(["", ...services]);
+  }
+
+  /** Marks every service NOT_SERVING and ends the running watches. */
+  stopServing(): void {
+    if (!this.#serving) return;
+    this.#serving = false;
+    for (const call of this.#watchers) {
+      call.write({ status: "NOT_SERVING" });
+      call.end();
+    }
+    this.#watchers.clear();
+  }
+
+  /** The unary `Check`. */
+  check(
+    call: GrpcServerCall<HealthCheckRequest>,
+    callback: GrpcCallback<HealthCheckResponse>,
+  ): void {
+    const service = call.request.service ?? "";
+    if (!this.#services.has(service)) {
+      callback({ code: Code.NotFound, details: `Cannot check ${service}: unknown service` });
+      return;
+    }
+    callback(null, { status: this.#serving ? "SERVING" : "NOT_SERVING" });
+  }
+
+  /** The server-streaming `Watch`. */
+  watch(call: GrpcStreamCall<HealthCheckRequest, HealthCheckResponse>): void {
+    const service = call.request.service ?? "";
+    if (!this.#services.has(service)) {
+      call.write({ status: "SERVICE_UNKNOWN" });
+    } else {
+      call.write({ status: this.#serving ? "SERVING" : "NOT_SERVING" });
+    }
+    if (!this.#serving || !this.#services.has(service)) {
+      call.end();
+      return;
+    }
+    this.#watchers.add(call);
+    const forget = () => this.#watchers.delete(call);
+    call.on("cancelled", forget);
+    call.on("close", forget);
+  }
+}
