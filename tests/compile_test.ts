@@ -16,7 +16,8 @@ async function probeCompile(): Promise<string | null> {
       stderr: "piped",
     }).output();
     if (out.success) return null;
-    const lines = new TextDecoder().decode(out.stderr).split("\n").map((l) => l.trim());
+    const stderr = new TextDecoder().decode(out.stderr).split("Stack backtrace")[0];
+    const lines = stderr.split("\n").map((l) => l.trim());
     const cause = lines.filter((l) => /^\d+: /.test(l)).pop()?.replace(/^\d+: /, "") ??
       lines.find((l) => l.startsWith("error:")) ?? "unknown error";
     return `deno compile cannot download its runtime (denort) here: ${cause.slice(0, 100)}`;
