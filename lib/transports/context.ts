@@ -8,6 +8,7 @@ import type { Engine } from "../engine/types.ts";
 import type { Logger } from "../log.ts";
 import type { CallContext } from "../providers/provider.ts";
 import type { Config } from "../config.ts";
+import type { MetricsRegistry } from "../metrics.ts";
 
 /** The wire protocols, as they appear in logs and metrics. */
 export type Protocol = "http" | "grpc" | "ws";
@@ -19,6 +20,8 @@ export interface TransportDeps {
   logger: Logger;
   /** Fires when the server begins to shut down. */
   shutdown: AbortSignal;
+  /** The process's metrics, served on `GET /metrics`; a transport may add its own series. */
+  metrics?: MetricsRegistry;
 }
 
 /** A running listener. */
