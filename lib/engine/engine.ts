@@ -1,0 +1,332 @@
+/**
+ * The conversation engine: resolves the conversation and parent, stores the
+ * prompt, builds the context within the token budget, streams the provider and
+ * stores the reply (complete, or incomplete when cut short). Every transport
+ * calls it; it reads the store and provider only through their interfaces.
+ * @module
+ */
+
+import { abortReason, AppError, Code } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type {
+  CallContext,
+  ChatEvent,
+  ChatMessage,
+  ChatRequest,
+  Provider,
+  UpstreamIds,
+  Usage,
+} from "../providers/provider.ts";
+import type { Conversation, ConversationStore, ListOptions, Message } from "../store/store.ts";
+import { buildContext } from "./context.ts";
+import { tokenCounterFor } from "./tokens.ts";
+import type { AskEvent, AskInput, ConversationTree, Engine } from "./types.ts";
+
+/** Options of {@link createEngine}. */
+export interface EngineOptions {
+  store: ConversationStore;
+  provider: Provider;
+  logger: Logger;
+  /** The default model. @default the provider's default model */
+  model?: string;
+  /** The root system message of every new conversation. @default "" (none) */
+  systemPrompt?: string;
+  /** Prompt budget in tokens; 0: from the model. @default 0 */
+  contextTokens?: number;
+  /** Largest prompt in characters. @default 100000 */
+  maxPromptChars?: number;
+}
+
+/** Longest conversation title, in characters. */
+const TITLE_CHARS = 60;
+
+/** A conversation title made from the first prompt. */
+export function titleFromPrompt(prompt: string): string {
+  const flat = prompt.replace(/\s+/g, " ").trim();
+  return flat.length > TITLE_CHARS ? `${flat.slice(0, TITLE_CHARS - 1).trimEnd()}…` : flat;
+}
+
+function isNew(conversationId: string | null | undefined): boolean {
+  return !conversationId || conversationId === "new";
+}
+
+function notFoundConversation(id: string): AppError {
+  return new AppError(Code.NotFound, `Cannot find conversation ${id}`);
+}
+
+function notFoundMessage(id: string, conversationId: string): AppError {
+  return new AppError(Code.NotFound, `Cannot find message ${id} in conversation ${conversationId}`);
+}
+
+function toChat(m: Message): ChatMessage {
+  return { role: m.role, content: m.content };
+}
+
+/** Where an ask starts: the conversation (null: new) and the path to the parent. */
+interface Resolved {
+  conversation: Conversation | null;
+  path: Message[];
+  /** The system message of a new conversation, stored at its root. */
+  newSystem: string;
+}
+
+/** Creates the engine. */
+export function createEngine(options: EngineOptions): Engine {
+  const { store, provider } = options;
+  const defaultModel = options.model || provider.defaultModel;
+  const maxPromptChars = options.maxPromptChars ?? 100_000;
+
+  async function ownConversation(id: string, ctx: CallContext): Promise<Conversation> {
+    const conversation = await store.getConversation(id, ctx.principal);
+    if (conversation === null) throw notFoundConversation(id);
+    return conversation;
+  }
+
+  async function findMessage(
+    messageId: string,
+    ctx: CallContext,
+  ): Promise<{ conversation: Conversation; message: Message }> {
+    const message = await store.getMessage(messageId);
+    const conversation = message &&
+      await store.getConversation(message.conversationId, ctx.principal);
+    if (!message || !conversation) {
+      throw new AppError(Code.NotFound, `Cannot find message ${messageId}`);
+    }
+    return { conversation, message };
+  }
+
+  async function resolve(input: AskInput, ctx: CallContext): Promise<Resolved> {
+    if (isNew(input.conversationId)) {
+      if (!input.parentId || input.parentId === "new") {
+        const newSystem = input.instructions ?? options.systemPrompt ?? "";
+        return { conversation: null, path: [], newSystem };
+      }
+      // A parent id alone (a Responses `previous_response_id`) names its conversation.
+      const { conversation, message } = await findMessage(input.parentId, ctx);
+      return { conversation, path: await store.path(message.id), newSystem: "" };
+    }
+    const conversation = await ownConversation(input.conversationId!, ctx);
+    const parentId = input.parentId || conversation.currentNode;
+    if (parentId === null) return { conversation, path: [], newSystem: "" };
+    const parent = await store.getMessage(parentId);
+    if (parent === null || parent.conversationId !== conversation.id) {
+      throw notFoundMessage(parentId, conversation.id);
+    }
+    return { conversation, path: await store.path(parent.id), newSystem: "" };
+  }
+
+  /** The history sent upstream, with `instructions` replacing the system message. */
+  function history(resolved: Resolved, instructions: string | null | undefined): ChatMessage[] {
+    if (resolved.conversation === null) {
+      return resolved.newSystem ? [{ role: "system", content: resolved.newSystem }] : [];
+    }
+    const chat = resolved.path.map(toChat);
+    if (instructions == null) return chat;
+    const rest = chat.length > 0 && chat[0].role === "system" ? chat.slice(1) : chat;
+    return instructions === "" ? rest : [{ role: "system", content: instructions }, ...rest];
+  }
+
+  function validate(input: AskInput): void {
+    if (typeof input.prompt !== "string" || input.prompt.trim() === "") {
+      throw new AppError(Code.InvalidArgument, "Cannot ask: the prompt is empty");
+    }
+    if (input.prompt.length > maxPromptChars) {
+      throw new AppError(
+        Code.ResourceExhausted,
+        `Cannot ask: the prompt has ${input.prompt.length} characters, more than ${maxPromptChars}`,
+        { reason: "payload_too_large" },
+      );
+    }
+  }
+
+  /** Stores the new conversation (if any) and the user message; returns the user message. */
+  async function storePrompt(
+    input: AskInput,
+    resolved: Resolved,
+    ctx: CallContext,
+  ): Promise<Message> {
+    let conversation = resolved.conversation;
+    let parentId = resolved.path.at(-1)?.id ?? null;
+    if (conversation === null) {
+      conversation = await store.createConversation({
+        owner: ctx.principal,
+        title: titleFromPrompt(input.prompt),
+      });
+      if (resolved.newSystem) {
+        const system = await store.appendMessage({
+          conversationId: conversation.id,
+          parentId: null,
+          role: "system",
+          content: resolved.newSystem,
+        });
+        parentId = system.id;
+      }
+    }
+    return await store.appendMessage({
+      conversationId: conversation.id,
+      parentId,
+      role: "user",
+      content: input.prompt,
+    });
+  }
+
+  /** The upstream ids to continue from, for stateful providers. */
+  function upstreamParent(resolved: Resolved): UpstreamIds | undefined {
+    if (!provider.stateful) return undefined;
+    const parent = resolved.path.at(-1);
+    return parent?.role === "assistant" && parent.upstream ? parent.upstream : undefined;
+  }
+
+  async function* ask(input: AskInput, ctx: CallContext): AsyncGenerator<AskEvent> {
+    validate(input);
+    if (ctx.signal.aborted) throw abortReason(ctx.signal);
+    const model = input.model || defaultModel;
+    const resolved = await resolve(input, ctx);
+    const prompt: ChatMessage = { role: "user", content: input.prompt };
+    const context = await buildContext(history(resolved, input.instructions), prompt, {
+      model,
+      contextTokens: options.contextTokens ?? 0,
+    });
+    const user = await storePrompt(input, resolved, ctx);
+    const conversationId = user.conversationId;
+    const assistant = await store.appendMessage({
+      conversationId,
+      parentId: user.id,
+      role: "assistant",
+      content: "",
+      model,
+      status: "in_progress",
+    });
+    const log = ctx.logger.child({ conversationId, messageId: assistant.id });
+    log.debug("ask started", { promptTokens: context.tokens, dropped: context.dropped });
+    const req: ChatRequest = {
+      model,
+      messages: context.messages,
+      upstreamParent: upstreamParent(resolved),
+      userMessageId: user.id,
+    };
+    let text = "";
+    let finished = false;
+    try {
+      yield {
+        type: "start",
+        conversationId,
+        userMessageId: user.id,
+        messageId: assistant.id,
+        model,
+      };
+      let done: Extract<ChatEvent, { type: "done" }> | null = null;
+      for await (const event of provider.stream(req, ctx)) {
+        if (event.type === "delta") {
+          if (event.text === "") continue;
+          text += event.text;
+          yield { type: "delta", text: event.text };
+        } else {
+          done = event;
+          break;
+        }
+      }
+      if (done === null) {
+        if (ctx.signal.aborted) throw abortReason(ctx.signal);
+        throw new AppError(
+          Code.Unavailable,
+          "Cannot finish the answer: the upstream stopped early",
+          {
+            reason: "upstream_error",
+          },
+        );
+      }
+      const usage = done.usage ?? await estimateUsage(done.model || model, context.tokens, text);
+      await store.finishMessage(assistant.id, {
+        content: text,
+        status: "complete",
+        model: done.model || model,
+        finishReason: done.finishReason,
+        usage,
+        upstream: done.upstreamIds ?? null,
+      });
+      finished = true;
+      log.info("ask done", { model: done.model || model, tokens: usage.totalTokens });
+      yield {
+        type: "done",
+        conversationId,
+        messageId: assistant.id,
+        model: done.model || model,
+        finishReason: done.finishReason,
+        usage,
+      };
+    } catch (err) {
+      const error = ctx.signal.aborted && !(err instanceof AppError)
+        ? abortReason(ctx.signal)
+        : AppError.from(err);
+      log.warn("ask failed", { code: Code[error.code], reason: error.reason, err: error.cause });
+      throw error;
+    } finally {
+      if (!finished) await storeIncomplete(assistant.id, text, log);
+    }
+  }
+
+  async function storeIncomplete(id: string, text: string, log: Logger): Promise<void> {
+    try {
+      await store.finishMessage(id, { content: text, status: "incomplete" });
+    } catch (err) {
+      log.error("cannot store the incomplete reply", { err });
+    }
+  }
+
+  async function estimateUsage(model: string, promptTokens: number, text: string): Promise<Usage> {
+    const completionTokens = (await tokenCounterFor(model)).count(text);
+    return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens };
+  }
+
+  return {
+    ask,
+    defaultModel,
+    passThrough: provider.passThrough ?? null,
+    listConversations(ctx: CallContext, listOptions?: ListOptions) {
+      return store.list(ctx.principal, listOptions);
+    },
+    async getConversation(id: string, ctx: CallContext): Promise<ConversationTree> {
+      const conversation = await ownConversation(id, ctx);
+      return { conversation, messages: await store.messages(id) };
+    },
+    async getMessages(conversationId: string, messageId: string | null, ctx: CallContext) {
+      const conversation = await ownConversation(conversationId, ctx);
+      const id = messageId || conversation.currentNode;
+      if (id === null) return [];
+      const message = await store.getMessage(id);
+      if (message === null || message.conversationId !== conversation.id) {
+        throw notFoundMessage(id, conversation.id);
+      }
+      return await store.path(id);
+    },
+    getMessage: findMessage,
+    async renameConversation(id: string, title: string, ctx: CallContext) {
+      const clean = title.replace(/\s+/g, " ").trim();
+      if (clean === "") {
+        throw new AppError(
+          Code.InvalidArgument,
+          "Cannot rename the conversation: the title is empty",
+        );
+      }
+      if (!await store.rename(id, ctx.principal, clean)) throw notFoundConversation(id);
+      return await ownConversation(id, ctx);
+    },
+    async deleteConversation(id: string, ctx: CallContext) {
+      if (!await store.delete(id, ctx.principal)) throw notFoundConversation(id);
+    },
+    listModels(ctx: CallContext) {
+      return provider.listModels(ctx);
+    },
+    async *chat(req: { model?: string | null; messages: ChatMessage[] }, ctx: CallContext) {
+      if (req.messages.length === 0) {
+        throw new AppError(Code.InvalidArgument, "Cannot answer: the request has no messages");
+      }
+      yield* provider.stream({
+        model: req.model || defaultModel,
+        messages: req.messages,
+        userMessageId: crypto.randomUUID(),
+      }, ctx);
+    },
+  };
+}

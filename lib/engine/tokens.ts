@@ -1,0 +1,90 @@
+/**
+ * Token counting with `gpt-tokenizer`, as the OpenAI cookbook counts chat
+ * prompts (UPSTREAMS.md §6): every message costs 3 tokens plus the tokens of
+ * its role and content, and the primed reply costs 3 more. The encodings are
+ * loaded lazily (the first load takes about half a second) and then cached.
+ * @module
+ */
+
+import type { ChatMessage } from "../providers/provider.ts";
+
+/** The encodings we count with. */
+export type EncodingName = "o200k_base" | "cl100k_base";
+
+/** Tokens every message costs besides its role and content. */
+export const TOKENS_PER_MESSAGE = 3;
+/** Tokens of the primed reply `<|start|>assistant<|message|>`. */
+export const TOKENS_REPLY_PRIMING = 3;
+
+/** Counts tokens of one encoding. */
+export interface TokenCounter {
+  /** The encoding used. */
+  readonly encoding: EncodingName;
+  /** Tokens of a plain text (special-token markers count as plain text). */
+  count(text: string): number;
+  /** Tokens of one message inside a chat prompt, overhead included. */
+  countMessage(message: ChatMessage): number;
+  /** Tokens of a whole chat prompt, reply priming included. */
+  countMessages(messages: readonly ChatMessage[]): number;
+}
+
+interface Encoder {
+  countTokens(text: string, options: { disallowedSpecial: Set<string> }): number;
+}
+
+const loaded = new Map<EncodingName, Promise<TokenCounter>>();
+
+/**
+ * The encoding of a model, after tiktoken's table: cl100k_base for gpt-4
+ * (turbo included) and gpt-3.5, o200k_base for the 4o/4.1/4.5/5/o-series and
+ * for any model we do not know (as the cookbook falls back).
+ * @param model a model name such as "gpt-4o-mini"
+ */
+export function encodingForModel(model: string): EncodingName {
+  const m = model.trim().toLowerCase().replace(/^ft:/, "");
+  if (/^(gpt-4o|gpt-4\.1|gpt-4\.5|gpt-5|chatgpt-4o|o1|o3|o4)/.test(m)) return "o200k_base";
+  if (/^(gpt-4|gpt-3\.5|gpt-35|text-embedding-3|text-embedding-ada-002)/.test(m)) {
+    return "cl100k_base";
+  }
+  return "o200k_base";
+}
+
+async function importEncoder(name: EncodingName): Promise<Encoder> {
+  // Literal specifiers, so `deno compile` bundles both encodings.
+  if (name === "cl100k_base") return await import("gpt-tokenizer/encoding/cl100k_base");
+  return await import("gpt-tokenizer/encoding/o200k_base");
+}
+
+function makeCounter(encoding: EncodingName, encoder: Encoder): TokenCounter {
+  // An empty set: user text such as "<|endoftext|>" is counted as plain text, never rejected.
+  const options = { disallowedSpecial: new Set<string>() };
+  const count = (text: string): number => text === "" ? 0 : encoder.countTokens(text, options);
+  const countMessage = (message: ChatMessage): number =>
+    TOKENS_PER_MESSAGE + count(message.role) + count(message.content);
+  return {
+    encoding,
+    count,
+    countMessage,
+    countMessages(messages) {
+      let total = TOKENS_REPLY_PRIMING;
+      for (const message of messages) total += countMessage(message);
+      return total;
+    },
+  };
+}
+
+/**
+ * The token counter of a model, loading its encoding on first use.
+ * @param model a model name; unknown models count with o200k_base
+ */
+export function tokenCounterFor(model: string): Promise<TokenCounter> {
+  const encoding = encodingForModel(model);
+  let counter = loaded.get(encoding);
+  if (counter === undefined) {
+    counter = importEncoder(encoding).then((encoder) => makeCounter(encoding, encoder));
+    loaded.set(encoding, counter);
+    // A failed load may be retried by the next caller.
+    counter.catch(() => loaded.delete(encoding));
+  }
+  return counter;
+}

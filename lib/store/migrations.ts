@@ -1,0 +1,60 @@
+/**
+ * The schema of the sqlite store, as numbered migrations. Each runs once, in
+ * the transaction that opens the database, and bumps `schema_version`. Never
+ * edit a migration that has shipped: append a new one.
+ * @module
+ */
+
+/** One schema step. */
+export interface Migration {
+  /** The schema version after this step; 1, 2, 3 … without gaps. */
+  version: number;
+  /** What it does, for the log. */
+  description: string;
+  /** The statements, run with `exec`. */
+  sql: string;
+}
+
+/** Every migration, oldest first. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: "conversations and messages",
+    sql: `
+      CREATE TABLE conversations (
+        id           TEXT PRIMARY KEY,
+        owner        TEXT NOT NULL,
+        title        TEXT NOT NULL DEFAULT '',
+        current_node TEXT,
+        created_at   INTEGER NOT NULL,
+        updated_at   INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX conversations_owner_updated ON conversations (owner, updated_at);
+
+      CREATE TABLE messages (
+        id                       TEXT PRIMARY KEY,
+        conversation_id          TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+        parent_id                TEXT REFERENCES messages (id) DEFERRABLE INITIALLY DEFERRED,
+        role                     TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
+        content                  TEXT NOT NULL,
+        model                    TEXT,
+        status                   TEXT NOT NULL
+                                   CHECK (status IN ('complete', 'incomplete', 'in_progress')),
+        finish_reason            TEXT,
+        prompt_tokens            INTEGER,
+        completion_tokens        INTEGER,
+        total_tokens             INTEGER,
+        upstream_conversation_id TEXT,
+        upstream_message_id      TEXT,
+        depth                    INTEGER NOT NULL,
+        created_at               INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX messages_conversation ON messages (conversation_id, created_at);
+      CREATE INDEX messages_parent ON messages (parent_id);
+      CREATE INDEX messages_in_progress ON messages (status) WHERE status = 'in_progress';
+    `,
+  },
+];
+
+/** The newest schema version this build knows. */
+export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -1,0 +1,351 @@
+/**
+ * The conversation store on sqlite (`node:sqlite`, the only module that imports
+ * it). One file `<dataDir>/easybackend.db` in WAL mode with
+ * `synchronous=FULL`: every acknowledged write survives a process crash and a
+ * power cut, at the price of one fsync per commit, which is small next to an
+ * upstream answer (an ask commits three times, never per delta).
+ * @module
+ */
+
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { join } from "node:path";
+import { AppError, Code } from "../errors.ts";
+import { type Logger, silentLogger } from "../log.ts";
+import type {
+  Conversation,
+  ConversationStore,
+  FinishedMessage,
+  ListOptions,
+  Message,
+  MessageStatus,
+  NewMessage,
+} from "./store.ts";
+import { LATEST_VERSION, MIGRATIONS } from "./migrations.ts";
+import type { Role } from "../providers/provider.ts";
+
+/** The file name of the database inside the data dir. */
+export const DATABASE_FILE = "easybackend.db";
+
+/** Options of {@link openSqliteStore}. */
+export interface SqliteStoreOptions {
+  /** @default silentLogger */
+  logger?: Logger;
+  /** How long a writer waits for a lock held by another connection. @default 5000 */
+  busyTimeoutMs?: number;
+}
+
+type Row = Record<string, unknown>;
+
+const MESSAGE_COLUMNS = `id, conversation_id, parent_id, role, content, model, status,
+  finish_reason, prompt_tokens, completion_tokens, total_tokens,
+  upstream_conversation_id, upstream_message_id, depth, created_at`;
+
+const SQL = {
+  getConversation: "SELECT * FROM conversations WHERE id = ? AND owner = ?",
+  conversationExists: "SELECT id FROM conversations WHERE id = ?",
+  insertConversation: `INSERT INTO conversations (id, owner, title, current_node, created_at,
+    updated_at) VALUES (?, ?, ?, NULL, ?, ?)`,
+  touchConversation: "UPDATE conversations SET current_node = ?, updated_at = ? WHERE id = ?",
+  updatedAt: "UPDATE conversations SET updated_at = ? WHERE id = ?",
+  insertMessage: `INSERT INTO messages (${MESSAGE_COLUMNS})
+    VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL, NULL, ?, ?)`,
+  finishMessage: `UPDATE messages SET content = ?, status = ?, model = coalesce(?, model),
+    finish_reason = ?, prompt_tokens = ?, completion_tokens = ?, total_tokens = ?,
+    upstream_conversation_id = ?, upstream_message_id = ? WHERE id = ?`,
+  getMessage: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ?`,
+  // Walks parent ids by primary key: cost grows with the depth, not the table.
+  path: `WITH RECURSIVE walk(id, parent_id) AS (
+      SELECT id, parent_id FROM messages WHERE id = ?
+      UNION ALL
+      SELECT m.id, m.parent_id FROM messages m JOIN walk w ON m.id = w.parent_id
+    )
+    SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id IN (SELECT id FROM walk) ORDER BY depth`,
+  messages: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?
+    ORDER BY created_at, rowid`,
+  list: `SELECT * FROM conversations WHERE owner = ? AND updated_at < ?
+    ORDER BY updated_at DESC LIMIT ?`,
+  rename: "UPDATE conversations SET title = ?, updated_at = ? WHERE id = ? AND owner = ?",
+  // Messages first, in one statement: a cascade along parent ids would recurse as deep as the tree.
+  deleteMessages: `DELETE FROM messages WHERE conversation_id =
+    (SELECT id FROM conversations WHERE id = ? AND owner = ?)`,
+  delete: "DELETE FROM conversations WHERE id = ? AND owner = ?",
+} as const;
+
+/**
+ * Opens (creating if needed) the store in `dataDir`, applies migrations and
+ * marks replies left `in_progress` by a crash as `incomplete`.
+ * @param dataDir the directory of the database file; created when missing
+ * @throws {AppError} FailedPrecondition when the directory cannot be written
+ */
+export async function openSqliteStore(
+  dataDir: string,
+  options: SqliteStoreOptions = {},
+): Promise<ConversationStore> {
+  await ensureWritableDir(dataDir);
+  const logger = options.logger ?? silentLogger;
+  let db: DatabaseSync;
+  try {
+    db = new DatabaseSync(join(dataDir, DATABASE_FILE), {
+      enableForeignKeyConstraints: true,
+      timeout: options.busyTimeoutMs ?? 5000,
+    });
+  } catch (err) {
+    throw new AppError(Code.FailedPrecondition, `Cannot open the database in ${dataDir}: ${err}`, {
+      cause: err,
+    });
+  }
+  try {
+    db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON");
+    migrate(db, logger);
+    const recovered = db.prepare(
+      "UPDATE messages SET status = 'incomplete' WHERE status = 'in_progress'",
+    ).run().changes;
+    if (Number(recovered) > 0) {
+      logger.warn("store recovered interrupted replies", { count: Number(recovered) });
+    }
+  } catch (err) {
+    db.close();
+    if (err instanceof AppError) throw err;
+    throw new AppError(Code.FailedPrecondition, `Cannot open the database in ${dataDir}: ${err}`, {
+      cause: err,
+    });
+  }
+  return new SqliteStore(db);
+}
+
+async function ensureWritableDir(dataDir: string): Promise<void> {
+  try {
+    await Deno.mkdir(dataDir, { recursive: true });
+    const probe = join(dataDir, `.write-probe-${crypto.randomUUID()}`);
+    await Deno.writeTextFile(probe, "");
+    await Deno.remove(probe);
+  } catch (err) {
+    throw new AppError(
+      Code.FailedPrecondition,
+      `Cannot open the store: the data directory ${dataDir} is not writable (${
+        (err as Error).name
+      })`,
+      { cause: err },
+    );
+  }
+}
+
+function migrate(db: DatabaseSync, logger: Logger): void {
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+    const row = db.prepare("SELECT max(version) AS v FROM schema_version").get() as Row;
+    const current = Number(row.v ?? 0);
+    if (current > LATEST_VERSION) {
+      throw new AppError(
+        Code.FailedPrecondition,
+        `Cannot open the database: its schema version ${current} is newer than ${LATEST_VERSION}`,
+      );
+    }
+    for (const m of MIGRATIONS) {
+      if (m.version <= current) continue;
+      db.exec(m.sql);
+      db.prepare("INSERT INTO schema_version (version) VALUES (?)").run(m.version);
+      logger.info("store migrated", { version: m.version, description: m.description });
+    }
+    db.exec("COMMIT");
+  } catch (err) {
+    db.exec("ROLLBACK");
+    throw err;
+  }
+}
+
+function toConversation(row: Row): Conversation {
+  return {
+    id: row.id as string,
+    owner: row.owner as string,
+    title: row.title as string,
+    currentNode: (row.current_node as string | null) ?? null,
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+function toMessage(row: Row): Message {
+  const upstream = row.upstream_conversation_id != null && row.upstream_message_id != null
+    ? {
+      conversationId: row.upstream_conversation_id as string,
+      messageId: row.upstream_message_id as string,
+    }
+    : null;
+  const usage = row.total_tokens != null
+    ? {
+      promptTokens: Number(row.prompt_tokens),
+      completionTokens: Number(row.completion_tokens),
+      totalTokens: Number(row.total_tokens),
+    }
+    : null;
+  return {
+    id: row.id as string,
+    conversationId: row.conversation_id as string,
+    parentId: (row.parent_id as string | null) ?? null,
+    role: row.role as Role,
+    content: row.content as string,
+    model: (row.model as string | null) ?? null,
+    status: row.status as MessageStatus,
+    finishReason: (row.finish_reason as string | null) ?? null,
+    usage,
+    upstream,
+    depth: Number(row.depth),
+    createdAt: Number(row.created_at),
+  };
+}
+
+/** The {@link ConversationStore} on one sqlite connection. */
+class SqliteStore implements ConversationStore {
+  #db: DatabaseSync | null;
+  #statements = new Map<string, StatementSync>();
+  #lastTime = 0;
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
+
+  #stmt(key: keyof typeof SQL): StatementSync {
+    if (this.#db === null) {
+      throw new AppError(Code.Unavailable, "Cannot use the store: it is closed", {
+        reason: "shutting_down",
+      });
+    }
+    let stmt = this.#statements.get(key);
+    if (stmt === undefined) {
+      stmt = this.#db.prepare(SQL[key]);
+      this.#statements.set(key, stmt);
+    }
+    return stmt;
+  }
+
+  /** Strictly increasing epoch ms, so paging by `updated_at` never skips a tie. */
+  #now(): number {
+    this.#lastTime = Math.max(Date.now(), this.#lastTime + 1);
+    return this.#lastTime;
+  }
+
+  #transaction<T>(fn: () => T): T {
+    const db = this.#db!;
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      const out = fn();
+      db.exec("COMMIT");
+      return out;
+    } catch (err) {
+      db.exec("ROLLBACK");
+      throw err;
+    }
+  }
+
+  createConversation(input: { id?: string; owner: string; title?: string }) {
+    const id = input.id ?? crypto.randomUUID();
+    const now = this.#now();
+    this.#stmt("insertConversation").run(id, input.owner, input.title ?? "", now, now);
+    return Promise.resolve(toConversation(this.#stmt("getConversation").get(id, input.owner)!));
+  }
+
+  getConversation(id: string, owner: string) {
+    const row = this.#stmt("getConversation").get(id, owner);
+    return Promise.resolve(row ? toConversation(row) : null);
+  }
+
+  appendMessage(input: NewMessage) {
+    const id = input.id ?? crypto.randomUUID();
+    const message = this.#transaction(() => {
+      if (!this.#stmt("conversationExists").get(input.conversationId)) {
+        throw new AppError(Code.NotFound, `Cannot find conversation ${input.conversationId}`);
+      }
+      let depth = 0;
+      if (input.parentId !== null) {
+        const parent = this.#stmt("getMessage").get(input.parentId);
+        if (!parent || parent.conversation_id !== input.conversationId) {
+          throw new AppError(
+            Code.NotFound,
+            `Cannot find message ${input.parentId} in conversation ${input.conversationId}`,
+          );
+        }
+        depth = Number(parent.depth) + 1;
+      }
+      const now = this.#now();
+      this.#stmt("insertMessage").run(
+        id,
+        input.conversationId,
+        input.parentId,
+        input.role,
+        input.content,
+        input.model ?? null,
+        input.status ?? "complete",
+        depth,
+        now,
+      );
+      this.#stmt("touchConversation").run(id, now, input.conversationId);
+      return toMessage(this.#stmt("getMessage").get(id)!);
+    });
+    return Promise.resolve(message);
+  }
+
+  finishMessage(id: string, done: FinishedMessage) {
+    const message = this.#transaction(() => {
+      const changed = this.#stmt("finishMessage").run(
+        done.content,
+        done.status,
+        done.model ?? null,
+        done.finishReason ?? null,
+        done.usage?.promptTokens ?? null,
+        done.usage?.completionTokens ?? null,
+        done.usage?.totalTokens ?? null,
+        done.upstream?.conversationId ?? null,
+        done.upstream?.messageId ?? null,
+        id,
+      ).changes;
+      if (Number(changed) === 0) throw new AppError(Code.NotFound, `Cannot find message ${id}`);
+      const row = toMessage(this.#stmt("getMessage").get(id)!);
+      this.#stmt("updatedAt").run(this.#now(), row.conversationId);
+      return row;
+    });
+    return Promise.resolve(message);
+  }
+
+  getMessage(id: string) {
+    const row = this.#stmt("getMessage").get(id);
+    return Promise.resolve(row ? toMessage(row) : null);
+  }
+
+  path(messageId: string) {
+    return Promise.resolve(this.#stmt("path").all(messageId).map(toMessage));
+  }
+
+  messages(conversationId: string) {
+    return Promise.resolve(this.#stmt("messages").all(conversationId).map(toMessage));
+  }
+
+  list(owner: string, options: ListOptions = {}) {
+    const limit = Math.max(1, Math.min(options.limit ?? 50, 1000));
+    const before = options.before ?? Number.MAX_SAFE_INTEGER;
+    return Promise.resolve(this.#stmt("list").all(owner, before, limit).map(toConversation));
+  }
+
+  rename(id: string, owner: string, title: string) {
+    const changed = this.#stmt("rename").run(title, this.#now(), id, owner).changes;
+    return Promise.resolve(Number(changed) > 0);
+  }
+
+  delete(id: string, owner: string) {
+    const changed = this.#transaction(() => {
+      this.#stmt("deleteMessages").run(id, owner);
+      return this.#stmt("delete").run(id, owner).changes;
+    });
+    return Promise.resolve(Number(changed) > 0);
+  }
+
+  close() {
+    if (this.#db !== null) {
+      this.#statements.clear();
+      this.#db.close();
+      this.#db = null;
+    }
+    return Promise.resolve();
+  }
+}
