@@ -206,15 +206,19 @@ class SqliteStore implements ConversationStore {
     this.#db = db;
   }
 
-  #stmt(key: keyof typeof SQL): StatementSync {
+  #open(): DatabaseSync {
     if (this.#db === null) {
       throw new AppError(Code.Unavailable, "Cannot use the store: it is closed", {
         reason: "shutting_down",
       });
     }
+    return this.#db;
+  }
+
+  #stmt(key: keyof typeof SQL): StatementSync {
     let stmt = this.#statements.get(key);
     if (stmt === undefined) {
-      stmt = this.#db.prepare(SQL[key]);
+      stmt = this.#open().prepare(SQL[key]);
       this.#statements.set(key, stmt);
     }
     return stmt;
@@ -226,34 +230,49 @@ class SqliteStore implements ConversationStore {
     return this.#lastTime;
   }
 
-  #transaction<T>(fn: () => T): T {
-    const db = this.#db!;
-    db.exec("BEGIN IMMEDIATE");
+  /** Runs synchronous work behind the async seam: a throw becomes a rejection. */
+  #run<T>(fn: () => T): Promise<T> {
     try {
-      const out = fn();
-      db.exec("COMMIT");
-      return out;
+      this.#open();
+      return Promise.resolve(fn());
     } catch (err) {
-      db.exec("ROLLBACK");
-      throw err;
+      return Promise.reject(err);
     }
   }
 
+  #transaction<T>(fn: () => T): Promise<T> {
+    return this.#run(() => {
+      const db = this.#open();
+      db.exec("BEGIN IMMEDIATE");
+      try {
+        const out = fn();
+        db.exec("COMMIT");
+        return out;
+      } catch (err) {
+        db.exec("ROLLBACK");
+        throw err;
+      }
+    });
+  }
+
   createConversation(input: { id?: string; owner: string; title?: string }) {
-    const id = input.id ?? crypto.randomUUID();
-    const now = this.#now();
-    this.#stmt("insertConversation").run(id, input.owner, input.title ?? "", now, now);
-    return Promise.resolve(toConversation(this.#stmt("getConversation").get(id, input.owner)!));
+    return this.#run(() => {
+      const id = input.id ?? crypto.randomUUID();
+      const now = this.#now();
+      this.#stmt("insertConversation").run(id, input.owner, input.title ?? "", now, now);
+      return toConversation(this.#stmt("getConversation").get(id, input.owner)!);
+    });
   }
 
   getConversation(id: string, owner: string) {
-    const row = this.#stmt("getConversation").get(id, owner);
-    return Promise.resolve(row ? toConversation(row) : null);
+    return this.#run(() => {
+      const row = this.#stmt("getConversation").get(id, owner);
+      return row ? toConversation(row) : null;
+    });
   }
 
   appendMessage(input: NewMessage) {
-    const id = input.id ?? crypto.randomUUID();
-    const message = this.#transaction(() => {
+    return this.#transaction(() => {
       if (!this.#stmt("conversationExists").get(input.conversationId)) {
         throw new AppError(Code.NotFound, `Cannot find conversation ${input.conversationId}`);
       }
@@ -268,6 +287,7 @@ class SqliteStore implements ConversationStore {
         }
         depth = Number(parent.depth) + 1;
       }
+      const id = input.id ?? crypto.randomUUID();
       const now = this.#now();
       this.#stmt("insertMessage").run(
         id,
@@ -283,11 +303,10 @@ class SqliteStore implements ConversationStore {
       this.#stmt("touchConversation").run(id, now, input.conversationId);
       return toMessage(this.#stmt("getMessage").get(id)!);
     });
-    return Promise.resolve(message);
   }
 
   finishMessage(id: string, done: FinishedMessage) {
-    const message = this.#transaction(() => {
+    return this.#transaction(() => {
       const changed = this.#stmt("finishMessage").run(
         done.content,
         done.status,
@@ -305,39 +324,40 @@ class SqliteStore implements ConversationStore {
       this.#stmt("updatedAt").run(this.#now(), row.conversationId);
       return row;
     });
-    return Promise.resolve(message);
   }
 
   getMessage(id: string) {
-    const row = this.#stmt("getMessage").get(id);
-    return Promise.resolve(row ? toMessage(row) : null);
+    return this.#run(() => {
+      const row = this.#stmt("getMessage").get(id);
+      return row ? toMessage(row) : null;
+    });
   }
 
   path(messageId: string) {
-    return Promise.resolve(this.#stmt("path").all(messageId).map(toMessage));
+    return this.#run(() => this.#stmt("path").all(messageId).map(toMessage));
   }
 
   messages(conversationId: string) {
-    return Promise.resolve(this.#stmt("messages").all(conversationId).map(toMessage));
+    return this.#run(() => this.#stmt("messages").all(conversationId).map(toMessage));
   }
 
   list(owner: string, options: ListOptions = {}) {
     const limit = Math.max(1, Math.min(options.limit ?? 50, 1000));
     const before = options.before ?? Number.MAX_SAFE_INTEGER;
-    return Promise.resolve(this.#stmt("list").all(owner, before, limit).map(toConversation));
+    return this.#run(() => this.#stmt("list").all(owner, before, limit).map(toConversation));
   }
 
   rename(id: string, owner: string, title: string) {
-    const changed = this.#stmt("rename").run(title, this.#now(), id, owner).changes;
-    return Promise.resolve(Number(changed) > 0);
+    return this.#run(() =>
+      Number(this.#stmt("rename").run(title, this.#now(), id, owner).changes) > 0
+    );
   }
 
   delete(id: string, owner: string) {
-    const changed = this.#transaction(() => {
+    return this.#transaction(() => {
       this.#stmt("deleteMessages").run(id, owner);
-      return this.#stmt("delete").run(id, owner).changes;
+      return Number(this.#stmt("delete").run(id, owner).changes) > 0;
     });
-    return Promise.resolve(Number(changed) > 0);
   }
 
   close() {
