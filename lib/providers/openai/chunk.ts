@@ -1,0 +1,121 @@
+/**
+ * Chat Completions stream chunks (`chat.completion.chunk`) to ChatEvents:
+ * text of choice 0 (content, or a refusal), its finish reason, the resolved
+ * model and the usage chunk. `[DONE]` ends the stream; an `error` event, a
+ * chunk that is not JSON, or an end without `[DONE]` or finish reason throws.
+ * @module
+ */
+
+import type { SSEEvent } from "../../sse/parse.ts";
+import type { ChatEvent, Usage } from "../provider.ts";
+import { errorFromStreamEvent, truncatedStream } from "./errors.ts";
+
+interface ChunkChoice {
+  index?: number;
+  delta?: { content?: string | null; refusal?: string | null } | null;
+  "finish_reason"?: string | null;
+}
+
+interface Chunk {
+  model?: string;
+  choices?: ChunkChoice[];
+  usage?: {
+    "prompt_tokens"?: number;
+    "completion_tokens"?: number;
+    "total_tokens"?: number;
+  } | null;
+  error?: unknown;
+}
+
+/**
+ * The token usage of an OpenAI `usage` object, or undefined.
+ * @param usage the upstream's usage object
+ */
+export function toUsage(usage: Chunk["usage"]): Usage | undefined {
+  if (typeof usage !== "object" || usage === null) return undefined;
+  const promptTokens = Number(usage.prompt_tokens ?? 0);
+  const completionTokens = Number(usage.completion_tokens ?? 0);
+  return {
+    promptTokens,
+    completionTokens,
+    totalTokens: Number(usage.total_tokens ?? promptTokens + completionTokens),
+  };
+}
+
+/**
+ * Turns the SSE events of a Chat Completions stream into ChatEvents.
+ * Only choice 0 is read when the request asked for several.
+ * @param events the parsed events
+ * @param requestedModel the model reported when no chunk names one
+ */
+export async function* readChunks(
+  events: AsyncIterable<SSEEvent>,
+  requestedModel: string,
+): AsyncGenerator<ChatEvent> {
+  let model = requestedModel;
+  let finishReason: string | null = null;
+  let usage: Usage | undefined;
+  for await (const event of events) {
+    if (event.data === "[DONE]") {
+      if (finishReason === null) throw truncatedStream("the stream ended without a finish reason");
+      yield { type: "done", model, finishReason, usage };
+      return;
+    }
+    const chunk = parseChunk(event.data);
+    if (event.event === "error" || chunk.error) throw errorFromStreamEvent(chunk.error);
+    if (typeof chunk.model === "string" && chunk.model !== "") model = chunk.model;
+    usage = toUsage(chunk.usage) ?? usage;
+    const choice = chunk.choices?.find((c) => (c.index ?? 0) === 0);
+    if (!choice) continue;
+    const text = textOf(choice);
+    if (text !== "") yield { type: "delta", text };
+    if (choice.finish_reason) finishReason = choice.finish_reason;
+  }
+  throw truncatedStream("the stream ended before its end marker");
+}
+
+function textOf(choice: ChunkChoice): string {
+  const delta = choice.delta;
+  if (!delta) return "";
+  // A refusal streams in `refusal` instead of `content`; the user sees it as the reply.
+  return (typeof delta.content === "string" ? delta.content : "") +
+    (typeof delta.refusal === "string" ? delta.refusal : "");
+}
+
+function parseChunk(data: string): Chunk {
+  let value: unknown;
+  try {
+    value = JSON.parse(data);
+  } catch (err) {
+    throw truncatedStream("a chunk is not JSON", err);
+  }
+  if (typeof value !== "object" || value === null) {
+    throw truncatedStream("a chunk is not a JSON object");
+  }
+  return value as Chunk;
+}
+
+/**
+ * Reads a non-streaming `chat.completion` (some compatible servers answer so
+ * even when asked to stream) as the same events.
+ * @param body the parsed JSON body
+ * @param requestedModel the model reported when the body names none
+ */
+export function completionEvents(body: unknown, requestedModel: string): ChatEvent[] {
+  const b = (typeof body === "object" && body !== null ? body : {}) as Record<string, unknown>;
+  if (b.error) throw errorFromStreamEvent(b.error);
+  const choices = Array.isArray(b.choices) ? b.choices as Record<string, unknown>[] : [];
+  const choice = choices.find((c) => ((c.index as number | undefined) ?? 0) === 0);
+  if (!choice) throw truncatedStream("the answer has no choice");
+  const message = (choice.message ?? {}) as Record<string, unknown>;
+  const text = (typeof message.content === "string" ? message.content : "") +
+    (typeof message.refusal === "string" ? message.refusal : "");
+  const events: ChatEvent[] = text === "" ? [] : [{ type: "delta", text }];
+  events.push({
+    type: "done",
+    model: typeof b.model === "string" && b.model !== "" ? b.model : requestedModel,
+    finishReason: typeof choice.finish_reason === "string" ? choice.finish_reason : "stop",
+    usage: toUsage(b.usage as Chunk["usage"]),
+  });
+  return events;
+}

@@ -1,0 +1,176 @@
+/**
+ * The OpenAI provider: Chat Completions streamed over SSE at
+ * `{baseUrl}/chat/completions`, models from `{baseUrl}/models`, and the raw
+ * pass-through for `/v1/chat/completions`. Works with any OpenAI-compatible
+ * server. Every call goes through the {@link KeyPool}.
+ * @module
+ */
+
+import { abortReason, AppError } from "../../errors.ts";
+import type { Logger } from "../../log.ts";
+import { parseSSE } from "../../sse/parse.ts";
+import type { KeyPool } from "../pool.ts";
+import type {
+  CallContext,
+  ChatEvent,
+  ChatRequest,
+  ModelInfo,
+  PassThrough,
+  Provider,
+} from "../provider.ts";
+import { completionEvents, readChunks } from "./chunk.ts";
+import { errorFromConnection, errorFromResponse, truncatedStream } from "./errors.ts";
+import { chatBody, endpoint, upstreamHeaders } from "./request.ts";
+
+/** Options of {@link OpenAIProvider}. */
+export interface OpenAIProviderOptions {
+  /** The API base, including `/v1`, e.g. `https://api.openai.com/v1`. */
+  baseUrl: string;
+  /** The default model. */
+  model: string;
+  /** The keys, retries and timeouts. */
+  pool: KeyPool;
+  /** The fetch to use (e.g. one bound to a proxy client). @default globalThis.fetch */
+  fetch?: typeof fetch;
+  logger: Logger;
+}
+
+/** Largest error body read from the upstream, in characters. */
+const MAX_ERROR_BODY = 64 * 1024;
+
+/** An OpenAI (or OpenAI-compatible) upstream. */
+export class OpenAIProvider implements Provider {
+  /** Always "openai". */
+  readonly name = "openai";
+  /** Stateless: the whole path is sent every time. */
+  readonly stateful = false;
+  /** The model used when a request names none. */
+  readonly defaultModel: string;
+  /** The raw Chat Completions pass-through. */
+  readonly passThrough: PassThrough;
+  readonly #baseUrl: string;
+  readonly #pool: KeyPool;
+  readonly #fetch: typeof fetch;
+  readonly #logger: Logger;
+
+  /** @param options base URL, model, pool, fetch, logger */
+  constructor(options: OpenAIProviderOptions) {
+    this.#baseUrl = options.baseUrl;
+    this.defaultModel = options.model;
+    this.#pool = options.pool;
+    this.#fetch = options.fetch ?? globalThis.fetch;
+    this.#logger = options.logger;
+    this.passThrough = {
+      chatCompletions: (body, ctx) => this.#passThrough(body, ctx),
+    };
+  }
+
+  /** Streams one answer: deltas, then one `done`; failures are thrown. */
+  stream(req: ChatRequest, ctx: CallContext): AsyncIterable<ChatEvent> {
+    return this.#pool.stream((key, signal) => this.#attempt(req, key, signal), ctx);
+  }
+
+  /** The upstream's models, or the configured model when it cannot list them. */
+  async listModels(ctx: CallContext): Promise<ModelInfo[]> {
+    const fallback = [{ id: this.defaultModel, ownedBy: "openai", created: 0 }];
+    let res: Response;
+    try {
+      res = await this.#pool.request(
+        (key, signal) => this.#send("/models", "GET", key, null, signal),
+        ctx,
+      );
+    } catch (err) {
+      if (ctx.signal.aborted) throw abortReason(ctx.signal);
+      ctx.logger.warn("cannot list upstream models", { err });
+      return fallback;
+    }
+    try {
+      if (!res.ok) {
+        ctx.logger.warn("cannot list upstream models", { status: res.status });
+        return fallback;
+      }
+      const body = await res.json() as { data?: unknown };
+      if (!Array.isArray(body.data)) return fallback;
+      const models = body.data.filter((m) => typeof m?.id === "string").map((m) => ({
+        id: m.id as string,
+        ownedBy: typeof m.owned_by === "string" ? m.owned_by : "openai",
+        created: typeof m.created === "number" ? m.created : 0,
+      }));
+      return models.length > 0 ? models : fallback;
+    } catch (err) {
+      if (ctx.signal.aborted) throw abortReason(ctx.signal);
+      ctx.logger.warn("cannot read upstream models", { err });
+      return fallback;
+    } finally {
+      if (!res.bodyUsed) await res.body?.cancel().catch(() => {});
+    }
+  }
+
+  /** One streaming attempt with one key. */
+  async *#attempt(req: ChatRequest, key: string, signal: AbortSignal): AsyncGenerator<ChatEvent> {
+    const res = await this.#send("/chat/completions", "POST", key, chatBody(req), signal);
+    if (!res.ok) throw await this.#failure(res, signal);
+    if (!res.body) throw truncatedStream("the answer has no body");
+    const type = res.headers.get("content-type") ?? "";
+    try {
+      if (!type.includes("text/event-stream")) {
+        yield* completionEvents(JSON.parse(await res.text()), req.model);
+        return;
+      }
+      yield* readChunks(parseSSE(res.body), req.model);
+    } catch (err) {
+      if (err instanceof AppError && !signal.aborted) throw err;
+      if (err instanceof SyntaxError) throw truncatedStream("the answer is not JSON", err);
+      throw errorFromConnection(err, signal);
+    } finally {
+      if (!res.bodyUsed) await res.body.cancel().catch(() => {});
+    }
+  }
+
+  /** Sends one request; connection failures become AppErrors. */
+  async #send(
+    path: string,
+    method: "GET" | "POST",
+    key: string,
+    body: Record<string, unknown> | null,
+    signal: AbortSignal,
+  ): Promise<Response> {
+    const stream = body !== null && body.stream === true;
+    try {
+      return await this.#fetch(endpoint(this.#baseUrl, path), {
+        method,
+        headers: upstreamHeaders(key, stream),
+        body: body === null ? undefined : JSON.stringify(body),
+        signal,
+      });
+    } catch (err) {
+      throw errorFromConnection(err, signal);
+    }
+  }
+
+  /** Reads an error response (bounded) into an AppError. */
+  async #failure(res: Response, signal: AbortSignal): Promise<AppError> {
+    let text = "";
+    try {
+      text = (await res.text()).slice(0, MAX_ERROR_BODY);
+    } catch {
+      if (signal.aborted) return abortReason(signal);
+    }
+    const err = errorFromResponse(res.status, res.headers, text);
+    this.#logger.debug("upstream error response", {
+      status: res.status,
+      code: err.code,
+      reason: err.reason,
+      requestId: res.headers.get("x-request-id"),
+    });
+    return err;
+  }
+
+  /** The raw pass-through: the client's body as is, with our key. */
+  #passThrough(body: Record<string, unknown>, ctx: CallContext): Promise<Response> {
+    return this.#pool.request(
+      (key, signal) => this.#send("/chat/completions", "POST", key, body, signal),
+      ctx,
+    );
+  }
+}
