@@ -58,7 +58,9 @@ export async function serveGrpc(deps: TransportDeps): Promise<ServerHandle> {
     running: new Set(),
   };
   const health = new HealthService([LEGACY, TYPED, HEALTH]);
-  const server = new grpc.Server();
+  const server = new grpc.Server({
+    "grpc.max_receive_message_length": deps.config.maxGrpcMessageBytes,
+  });
   addServices(server, packageDefinition, rt, health);
   new ReflectionService(packageDefinition).addToServer(server);
 
