@@ -68,7 +68,7 @@ export function serveWs(deps: TransportDeps, options: WsOptions = {}): Promise<S
       engine,
       logger,
       principal,
-      maxFrameChars: Math.max(config.maxBodyBytes, config.maxPromptChars + 4096),
+      maxFrameBytes: config.maxWsFrameBytes,
       highWaterMark: options.highWaterMark ?? 1 << 20,
       stop: stop.signal,
       draining: () => draining,
@@ -95,12 +95,13 @@ export function serveWs(deps: TransportDeps, options: WsOptions = {}): Promise<S
   async function close(signal?: AbortSignal): Promise<void> {
     draining = true;
     deps.shutdown.removeEventListener("abort", onShutdown);
-    const stopped = server.shutdown();
+    // Deno's server.shutdown() drops upgraded sockets at once, so new upgrades
+    // are refused (503) while running asks finish, and the listener stops last.
     await untilIdleOrAborted(sessions, signal);
     stop.abort(shuttingDown());
     await Promise.all([...sessions].map((s) => s.idle()));
     for (const s of sessions) s.close(SHUTDOWN_CLOSE_CODE, "server shutting down");
-    await stopped;
+    await server.shutdown();
     logger.info("closed", { port });
   }
 

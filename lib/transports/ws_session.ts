@@ -27,8 +27,8 @@ export interface WsSessionOptions {
   logger: Logger;
   /** The owner principal of the connection's token. */
   principal: string;
-  /** Largest accepted frame, in characters. */
-  maxFrameChars: number;
+  /** Largest accepted frame, in bytes. */
+  maxFrameBytes: number;
   /** Bytes the socket may buffer before the session stops pulling answers. */
   highWaterMark: number;
   /** Aborts every running ask (the server's grace period is over). */
@@ -87,6 +87,15 @@ export class WsSession {
   }
 
   #onMessage(data: unknown): void {
+    const bytes = typeof data === "string" ? utf8Length(data) : (data as ArrayBuffer).byteLength;
+    if (bytes > this.#o.maxFrameBytes) {
+      const err = new AppError(Code.ResourceExhausted, "Cannot accept the frame: it is too large", {
+        reason: "payload_too_large",
+      });
+      const json = typeof data === "string" && data.trimStart().startsWith("{");
+      this.#send(json ? errorFrame(null, err) : legacyError(err));
+      return;
+    }
     let text: string;
     try {
       text = typeof data === "string" ? data : decoder.decode(data as ArrayBuffer);
@@ -95,13 +104,6 @@ export class WsSession {
       return;
     }
     const json = text.trimStart().startsWith("{");
-    if (text.length > this.#o.maxFrameChars) {
-      const err = new AppError(Code.ResourceExhausted, "Cannot accept the frame: it is too large", {
-        reason: "payload_too_large",
-      });
-      this.#send(json ? errorFrame(null, err) : legacyError(err));
-      return;
-    }
     if (json) this.#onJson(text);
     else this.#onLegacy(text);
   }
@@ -247,6 +249,21 @@ export class WsSession {
 
 function invalid(message: string): AppError {
   return new AppError(Code.InvalidArgument, message);
+}
+
+/** UTF-8 byte length of a string, without encoding it. */
+function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
 }
 
 function ms(started: number): number {
