@@ -1,0 +1,244 @@
+/**
+ * The request handler of the HTTP listener: CORS, authentication, routing,
+ * the one error boundary, the request id header, and one log line plus one
+ * metrics observation per request (at the end of the stream for SSE).
+ * @module
+ */
+
+import { AppError, Code, codeName } from "../errors.ts";
+import type { Engine } from "../engine/types.ts";
+import type { Logger } from "../log.ts";
+import type { MetricsRegistry } from "../metrics.ts";
+import type { CallContext } from "../providers/provider.ts";
+import { ANONYMOUS } from "../store/store.ts";
+import { Authenticator, bearerToken } from "./auth.ts";
+import { createCallContext } from "./context.ts";
+import { handleAsk, parseAskBody } from "./http_ask.ts";
+import { parseJsonBody, readBodyBytes } from "./http_body.ts";
+import {
+  deleteConversation,
+  getConversationPath,
+  getConversationTree,
+  listConversations,
+  renameConversation,
+} from "./http_conversations.ts";
+import { corsHeaders, errorResponse, jsonResponse, preflightResponse } from "./http_response.ts";
+import { matchRoute, type Route } from "./http_router.ts";
+import { handleOpenAI } from "./openai_api.ts";
+import { buildOpenApiDocument } from "./openapi.ts";
+import { docsPage } from "./docs_page.ts";
+import { errorHeaders, httpStatus, openAIErrorBody } from "./wire_errors.ts";
+
+/** What the handler needs. */
+export interface HttpHandlerOptions {
+  engine: Engine;
+  logger: Logger;
+  metrics: MetricsRegistry;
+  authTokens: readonly string[];
+  maxBodyBytes: number;
+  /** Fires when running calls must be aborted (the grace period of a shutdown is over). */
+  abortAll: AbortSignal;
+  /** Whether the server is draining (healthz answers 503). */
+  draining: () => boolean;
+  /** Milliseconds of silence before an SSE keep-alive comment. */
+  keepAliveMs?: number;
+}
+
+/** One request's facts, for the log line and the metrics. */
+interface Outcome {
+  route: string;
+  conversationId: string | null;
+  err: AppError | null;
+  streaming: boolean;
+}
+
+/** Makes the `Deno.serve` handler. */
+export function createHttpHandler(
+  options: HttpHandlerOptions,
+): (req: Request) => Promise<Response> {
+  const auth = new Authenticator(options.authTokens);
+  const requests = options.metrics.counter(
+    "easybackend_http_requests_total",
+    "HTTP requests by method, route and status",
+  );
+  const durations = options.metrics.histogram(
+    "easybackend_http_request_duration_seconds",
+    "HTTP request duration (until the end of the stream for SSE)",
+  );
+
+  return async function handle(req: Request): Promise<Response> {
+    const started = performance.now();
+    if (req.method === "OPTIONS") return preflightResponse();
+    const url = new URL(req.url);
+    const local = new AbortController();
+    const base = createCallContext({
+      protocol: "http",
+      principal: ANONYMOUS,
+      logger: options.logger,
+      signals: [req.signal, local.signal, options.abortAll],
+      requestId: req.headers.get("x-request-id"),
+    });
+    const outcome: Outcome = {
+      route: url.pathname,
+      conversationId: null,
+      err: null,
+      streaming: false,
+    };
+    const finish = (status: number) => {
+      const seconds = (performance.now() - started) / 1000;
+      requests.inc({ method: req.method, route: outcome.route, status: String(status) });
+      durations.observe({ route: outcome.route }, seconds);
+      const fields = {
+        method: req.method,
+        route: outcome.route,
+        status,
+        durationMs: Math.round(seconds * 1000),
+        conversationId: outcome.conversationId ?? undefined,
+        code: outcome.err ? outcome.err.reason ?? codeName(outcome.err.code) : undefined,
+        err: outcome.err && status >= 500 ? outcome.err : undefined,
+      };
+      base.logger[status >= 500 ? "warn" : "info"]("request", fields);
+    };
+    let response: Response;
+    try {
+      response = await dispatch(req, url, base, outcome, {
+        abort: () => local.abort(new DOMException("client went away", "AbortError")),
+        onStreamEnd: (err) => {
+          outcome.err = err;
+          finish(err ? httpStatus(err) : 200);
+        },
+      });
+    } catch (err) {
+      const e = AppError.from(err);
+      outcome.err = e;
+      outcome.streaming = false;
+      if (e.code === Code.Internal) {
+        base.logger.error("cannot handle the request", { err: e.cause });
+      }
+      response = url.pathname.startsWith("/v1/")
+        ? jsonResponse(httpStatus(e), openAIErrorBody(e), errorResponseHeaders(e))
+        : errorResponse(e);
+    }
+    const headers = new Headers(response.headers);
+    for (const [k, v] of Object.entries(corsHeaders())) headers.set(k, v);
+    headers.set("x-request-id", base.requestId);
+    if (!outcome.streaming) finish(response.status);
+    return new Response(req.method === "HEAD" ? null : response.body, {
+      status: response.status,
+      statusText: response.statusText,
+      headers,
+    });
+  };
+
+  async function dispatch(
+    req: Request,
+    url: URL,
+    base: CallContext,
+    outcome: Outcome,
+    hooks: { abort: () => void; onStreamEnd: (err: AppError | null) => void },
+  ): Promise<Response> {
+    if (url.pathname === "/v1" || url.pathname.startsWith("/v1/")) {
+      outcome.route = "/v1/*";
+      const ctx = { ...base, principal: await principal(req) };
+      const body = req.body === null ? null : await readBodyBytes(req, options.maxBodyBytes);
+      const copy = new Request(req.url, {
+        method: req.method,
+        headers: req.headers,
+        body,
+      });
+      const answer = handleOpenAI(copy, url, ctx, options.engine);
+      if (answer === null) throw notFound(url.pathname);
+      return await answer;
+    }
+    const match = matchRoute(req.method, url.pathname);
+    if (match.kind === "none") throw notFound(url.pathname);
+    if (match.kind === "method") {
+      return jsonResponse(405, {
+        error: {
+          code: "method_not_allowed",
+          message: `Cannot ${req.method} ${url.pathname}: allowed methods are ${
+            match.allow.join(", ")
+          }`,
+        },
+      }, { allow: match.allow.join(", ") });
+    }
+    outcome.route = match.route.pattern;
+    const ctx = match.route.open ? base : { ...base, principal: await principal(req) };
+    return await serveRoute(match.route, match.params, { req, url, ctx, outcome, hooks });
+  }
+
+  async function serveRoute(
+    route: Route,
+    params: Record<string, string>,
+    call: {
+      req: Request;
+      url: URL;
+      ctx: CallContext;
+      outcome: Outcome;
+      hooks: { abort: () => void; onStreamEnd: (err: AppError | null) => void };
+    },
+  ): Promise<Response> {
+    const { req, url, ctx, outcome } = call;
+    const engine = options.engine;
+    const id = params.id ?? null;
+    if (id !== null) outcome.conversationId = id;
+    switch (route.name) {
+      case "ask": {
+        const body = parseAskBody(parseJsonBody(await readBodyBytes(req, options.maxBodyBytes)));
+        const conversationId = params.conversation_id ?? "";
+        if (conversationId !== "" && conversationId !== "new") {
+          outcome.conversationId = conversationId;
+        }
+        const response = await handleAsk(req, { conversationId, body }, ctx, engine, {
+          keepAliveMs: options.keepAliveMs,
+          abort: call.hooks.abort,
+          onConversation: (cid) => (outcome.conversationId = cid),
+          onStreamEnd: call.hooks.onStreamEnd,
+        });
+        outcome.streaming = response.headers.get("content-type")?.startsWith(
+          "text/event-stream",
+        ) ?? false;
+        return response;
+      }
+      case "listConversations":
+        return jsonResponse(200, await listConversations(url, ctx, engine));
+      case "getConversation":
+        return jsonResponse(200, await getConversationTree(id!, ctx, engine));
+      case "getMessages":
+        return jsonResponse(200, await getConversationPath(id!, url, ctx, engine));
+      case "renameConversation": {
+        const body = parseJsonBody(await readBodyBytes(req, options.maxBodyBytes));
+        return jsonResponse(200, await renameConversation(id!, body, ctx, engine));
+      }
+      case "deleteConversation":
+        return jsonResponse(200, await deleteConversation(id!, ctx, engine));
+      case "healthz":
+        return options.draining()
+          ? jsonResponse(503, { status: "shutting_down" })
+          : jsonResponse(200, { status: "ok" });
+      case "metrics":
+        return new Response(options.metrics.render(), {
+          headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+        });
+      case "openapi":
+        return jsonResponse(200, buildOpenApiDocument());
+      case "docs":
+        return new Response(docsPage(), {
+          headers: { "content-type": "text/html; charset=utf-8" },
+        });
+    }
+  }
+
+  function principal(req: Request): Promise<string> {
+    return auth.principal(bearerToken(req.headers.get("authorization")));
+  }
+}
+
+function notFound(path: string): AppError {
+  return new AppError(Code.NotFound, `Cannot find a route for ${JSON.stringify(path)}`);
+}
+
+function errorResponseHeaders(err: AppError): Record<string, string> {
+  const headers = errorHeaders(err);
+  return httpStatus(err) === 401 ? { ...headers, "www-authenticate": "Bearer" } : headers;
+}
