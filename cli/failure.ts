@@ -92,8 +92,8 @@ export function serverFailure(
 
 /** The failure of a server that cannot be reached at all. */
 export function unreachable(address: string, cause: unknown): AppError {
-  const detail = cause instanceof Error ? cause.message : String(cause);
-  const state = /refused/i.test(detail)
+  const detail = messageChain(cause);
+  const state = /refused|tcp connect/i.test(detail)
     ? "connection refused"
     : /certificate|tls|ssl/i.test(detail)
     ? "TLS failed (see --ca)"
@@ -103,6 +103,16 @@ export function unreachable(address: string, cause: unknown): AppError {
   return new AppError(Code.Unavailable, `Cannot reach the server at ${address}: ${state}`, {
     cause,
   });
+}
+
+/** The messages of an error and its causes, joined (for classification only). */
+function messageChain(err: unknown): string {
+  const parts: string[] = [];
+  for (let e = err, i = 0; e !== undefined && e !== null && i < 5; i++) {
+    parts.push(e instanceof Error ? e.message : String(e));
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return parts.join(" | ");
 }
 
 /** The error of an answer the user canceled. */
