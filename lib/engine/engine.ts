@@ -58,6 +58,11 @@ function notFoundMessage(id: string, conversationId: string): AppError {
   return new AppError(Code.NotFound, `Cannot find message ${id} in conversation ${conversationId}`);
 }
 
+/** The `instructions` of an ask; blank ones count as none. */
+function instructionsOf(input: AskInput): string | null {
+  return input.instructions && input.instructions.trim() !== "" ? input.instructions : null;
+}
+
 function toChat(m: Message): ChatMessage {
   return { role: m.role, content: m.content };
 }
@@ -98,7 +103,7 @@ export function createEngine(options: EngineOptions): Engine {
   async function resolve(input: AskInput, ctx: CallContext): Promise<Resolved> {
     if (isNew(input.conversationId)) {
       if (!input.parentId || input.parentId === "new") {
-        const newSystem = input.instructions ?? options.systemPrompt ?? "";
+        const newSystem = instructionsOf(input) ?? options.systemPrompt ?? "";
         return { conversation: null, path: [], newSystem };
       }
       // A parent id alone (a Responses `previous_response_id`) names its conversation.
@@ -116,14 +121,14 @@ export function createEngine(options: EngineOptions): Engine {
   }
 
   /** The history sent upstream, with `instructions` replacing the system message. */
-  function history(resolved: Resolved, instructions: string | null | undefined): ChatMessage[] {
+  function history(resolved: Resolved, instructions: string | null): ChatMessage[] {
     if (resolved.conversation === null) {
       return resolved.newSystem ? [{ role: "system", content: resolved.newSystem }] : [];
     }
     const chat = resolved.path.map(toChat);
-    if (instructions == null) return chat;
+    if (instructions === null) return chat;
     const rest = chat.length > 0 && chat[0].role === "system" ? chat.slice(1) : chat;
-    return instructions === "" ? rest : [{ role: "system", content: instructions }, ...rest];
+    return [{ role: "system", content: instructions }, ...rest];
   }
 
   function validate(input: AskInput): void {
@@ -183,7 +188,7 @@ export function createEngine(options: EngineOptions): Engine {
     const model = input.model || defaultModel;
     const resolved = await resolve(input, ctx);
     const prompt: ChatMessage = { role: "user", content: input.prompt };
-    const context = await buildContext(history(resolved, input.instructions), prompt, {
+    const context = await buildContext(history(resolved, instructionsOf(input)), prompt, {
       model,
       contextTokens: options.contextTokens ?? 0,
     });

@@ -5,6 +5,9 @@
  * @module
  */
 
+import { AppError, Code } from "../errors.ts";
+import type { Logger } from "../log.ts";
+
 /** One schema step. */
 export interface Migration {
   /** The schema version after this step; 1, 2, 3 … without gaps. */
@@ -58,3 +61,41 @@ export const MIGRATIONS: readonly Migration[] = [
 
 /** The newest schema version this build knows. */
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
+
+/** The part of a sqlite connection that migrations use. */
+export interface MigrationTarget {
+  exec(sql: string): void;
+  prepare(sql: string): {
+    get(...params: number[]): Record<string, unknown> | undefined;
+    run(...params: number[]): unknown;
+  };
+}
+
+/**
+ * Applies the missing migrations in one transaction and records each version.
+ * @throws {AppError} FailedPrecondition when the database is newer than this build
+ */
+export function migrate(db: MigrationTarget, logger: Logger): void {
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+    const row = db.prepare("SELECT max(version) AS v FROM schema_version").get() ?? {};
+    const current = Number(row.v ?? 0);
+    if (current > LATEST_VERSION) {
+      throw new AppError(
+        Code.FailedPrecondition,
+        `Cannot open the database: its schema version ${current} is newer than ${LATEST_VERSION}`,
+      );
+    }
+    for (const m of MIGRATIONS) {
+      if (m.version <= current) continue;
+      db.exec(m.sql);
+      db.prepare("INSERT INTO schema_version (version) VALUES (?)").run(m.version);
+      logger.info("store migrated", { version: m.version, description: m.description });
+    }
+    db.exec("COMMIT");
+  } catch (err) {
+    db.exec("ROLLBACK");
+    throw err;
+  }
+}

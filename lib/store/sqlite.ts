@@ -20,7 +20,7 @@ import type {
   MessageStatus,
   NewMessage,
 } from "./store.ts";
-import { LATEST_VERSION, MIGRATIONS } from "./migrations.ts";
+import { migrate } from "./migrations.ts";
 import type { Role } from "../providers/provider.ts";
 
 /** The file name of the database inside the data dir. */
@@ -127,31 +127,6 @@ async function ensureWritableDir(dataDir: string): Promise<void> {
       })`,
       { cause: err },
     );
-  }
-}
-
-function migrate(db: DatabaseSync, logger: Logger): void {
-  db.exec("BEGIN IMMEDIATE");
-  try {
-    db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
-    const row = db.prepare("SELECT max(version) AS v FROM schema_version").get() as Row;
-    const current = Number(row.v ?? 0);
-    if (current > LATEST_VERSION) {
-      throw new AppError(
-        Code.FailedPrecondition,
-        `Cannot open the database: its schema version ${current} is newer than ${LATEST_VERSION}`,
-      );
-    }
-    for (const m of MIGRATIONS) {
-      if (m.version <= current) continue;
-      db.exec(m.sql);
-      db.prepare("INSERT INTO schema_version (version) VALUES (?)").run(m.version);
-      logger.info("store migrated", { version: m.version, description: m.description });
-    }
-    db.exec("COMMIT");
-  } catch (err) {
-    db.exec("ROLLBACK");
-    throw err;
   }
 }
 

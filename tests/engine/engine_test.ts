@@ -448,6 +448,16 @@ Deno.test("instructions become the root of a new conversation and replace it for
   });
 });
 
+Deno.test("blank instructions count as none for new conversations and continuations", async () => {
+  const provider = new ScriptedProvider();
+  await withEngine({ provider, systemPrompt: "default" }, async ({ engine }) => {
+    const first = await ask(engine, { prompt: "one", instructions: "  " });
+    assert.deepEqual(provider.requests[0].messages[0], { role: "system", content: "default" });
+    await ask(engine, { conversationId: first.conversationId, prompt: "two", instructions: "" });
+    assert.deepEqual(provider.requests[1].messages[0], { role: "system", content: "default" });
+  });
+});
+
 Deno.test("the engine continues a conversation when the database is closed and reopened", async () => {
   const dir = await Deno.makeTempDir({ prefix: "eb-engine-" });
   try {

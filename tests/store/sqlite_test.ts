@@ -278,6 +278,21 @@ Deno.test("openSqliteStore throws FailedPrecondition when the data dir cannot be
   }
 });
 
+Deno.test("openSqliteStore throws FailedPrecondition when the file is not a database", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "eb-store-" });
+  try {
+    await Deno.writeTextFile(join(dir, DATABASE_FILE), "this is not sqlite ".repeat(100));
+    await assert.rejects(
+      openSqliteStore(dir),
+      (e) =>
+        e instanceof AppError && e.code === Code.FailedPrecondition &&
+        e.message.startsWith("Cannot open the database in"),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("openSqliteStore refuses a database whose schema is newer than this build", async () => {
   const dir = await Deno.makeTempDir({ prefix: "eb-store-" });
   try {
