@@ -5,6 +5,8 @@
  * @module
  */
 
+import { OPENAI_PATHS, OPENAI_SCHEMAS } from "./openai_openapi.ts";
+
 type Schema = Record<string, unknown>;
 
 const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
@@ -294,36 +296,8 @@ const PATHS: Record<string, Schema> = {
       responses: { "200": { description: "HTML", content: { "text/html": {} } } },
     },
   },
-  "/v1/chat/completions": { post: openAI("chatCompletions", "OpenAI Chat Completions", true) },
-  "/v1/models": { get: openAI("listModels", "OpenAI model list", false) },
-  "/v1/responses": { post: openAI("createResponse", "OpenAI Responses, stored in the tree", true) },
-  "/v1/responses/{id}": {
-    get: {
-      ...openAI("getResponse", "A stored response (an assistant message id)", false),
-      parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
-    },
-  },
+  ...OPENAI_PATHS,
 };
-
-function openAI(operationId: string, summary: string, hasBody: boolean): Schema {
-  return {
-    operationId,
-    summary: `${summary}, in OpenAI's wire format (errors in OpenAI's shape)`,
-    tags: ["openai"],
-    ...(hasBody
-      ? { requestBody: { content: { "application/json": { schema: ref("OpenAIObject") } } } }
-      : {}),
-    responses: {
-      "200": {
-        description: "OpenAI's response (SSE when `stream` is true)",
-        content: {
-          "application/json": { schema: ref("OpenAIObject") },
-          ...(hasBody ? { "text/event-stream": { schema: { type: "string" } } } : {}),
-        },
-      },
-    },
-  };
-}
 
 /** The OpenAPI 3.1 document of every HTTP route. */
 export function buildOpenApiDocument(): Record<string, unknown> {
@@ -352,7 +326,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           description: "One of AUTH_TOKENS; not needed when none are set",
         },
       },
-      schemas: SCHEMAS,
+      schemas: { ...SCHEMAS, ...OPENAI_SCHEMAS },
       responses: {
         BadRequest: errorResponse("Bad input: malformed JSON, a wrong type, an empty prompt"),
         Unauthorized: errorResponse("No token, or a wrong one"),
