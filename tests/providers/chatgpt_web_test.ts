@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { AppError, Code } from "../../lib/errors.ts";
-import { silentLogger } from "../../lib/log.ts";
+import { createLogger, silentLogger } from "../../lib/log.ts";
 import { ChatGPTWebProvider } from "../../lib/providers/chatgpt_web/client.ts";
+import { applyOp, DeltaDocuments, isDeltaOp } from "../../lib/providers/chatgpt_web/delta.ts";
 import { KeyPool } from "../../lib/providers/pool.ts";
 import type {
   CallContext,
@@ -481,4 +482,47 @@ Deno.test("ChatGPTWebProvider says it is stateful and has no pass-through", asyn
   const provider: Provider = s.provider;
   assert.equal(provider.passThrough, undefined);
   assert.equal(s.provider.defaultModel, "auto");
+});
+
+Deno.test("applyOp edits arrays, merges objects and removes keys when ops say so", () => {
+  const doc = { message: { parts: ["a"], metadata: { x: 1 }, gone: true } };
+  applyOp(doc, "/message/parts/-", "add", "b");
+  applyOp(doc, "/message/parts/0", "append", "!");
+  applyOp(doc, "/message/metadata", "append", { y: 2 });
+  applyOp(doc, "/message/gone", "remove", undefined);
+  applyOp(doc, "/message/new~1key", "replace", 3);
+  assert.deepEqual(doc, {
+    message: { parts: ["a!", "b"], metadata: { x: 1, y: 2 }, "new/key": 3 },
+  });
+  assert.deepEqual(applyOp(doc, "", "add", { fresh: true }), { fresh: true });
+});
+
+Deno.test("DeltaDocuments reuses the previous path and op when an op is bare", () => {
+  const docs = new DeltaDocuments();
+  docs.apply({ p: "", o: "add", v: { t: "" }, c: 0 });
+  docs.apply({ p: "/t", o: "append", v: "a" });
+  docs.apply({ v: "b" });
+  docs.apply({ v: "c" });
+  assert.deepEqual(docs.current, { t: "abc" });
+  docs.apply({ p: "", o: "add", v: { t: "tool" }, c: 1 });
+  assert.equal(docs.channel, 1);
+  assert.deepEqual(docs.current, { t: "tool" });
+  assert.ok(isDeltaOp({ v: "x" }) && isDeltaOp({ p: "/a", o: "remove" }));
+  assert.ok(!isDeltaOp({ type: "title_generation" }) && !isDeltaOp({ message: {}, v: 1 }));
+});
+
+Deno.test("ChatGPTWebProvider never logs the token, the prompt or the reply", async () => {
+  const lines: string[] = [];
+  const logger = createLogger({ level: "debug", write: (line) => lines.push(line) });
+  await using s = await setup();
+  const ctx = { ...context(), logger };
+  await ask(s, request("private words"), ctx);
+  s.fake.next(webErrorScript("token_expired"));
+  await askFailing(s, request("private words"), ctx);
+  s.fake.next(webErrorScript("cloudflare"));
+  await s.provider.listModels(ctx);
+  assert.ok(lines.length > 0, "something was logged");
+  for (const leak of ["token-1", "private", "Heard", "cf-please-wait", "authentication token"]) {
+    assert.ok(!lines.join("\n").includes(leak), `a log line leaks ${leak}`);
+  }
 });

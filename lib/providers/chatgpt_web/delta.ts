@@ -24,9 +24,14 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return isContainer(value) && !Array.isArray(value);
 }
 
-/** Whether a decoded `data` value has the shape of an op (an object without `type`). */
+/**
+ * Whether a decoded `data` value has the shape of an op: an object without
+ * `type` (control envelopes) or `message` (cumulative snapshots) that carries
+ * `v`, `o` or `p` (a `remove` may come without `v`).
+ */
 export function isDeltaOp(value: unknown): value is DeltaOp {
-  return isPlainObject(value) && !("type" in value) && "v" in value;
+  if (!isPlainObject(value) || "type" in value || "message" in value) return false;
+  return "v" in value || "o" in value || "p" in value;
 }
 
 function pointerTokens(pointer: string): string[] {
