@@ -39,7 +39,8 @@ export interface RecordedRequest {
 
 /**
  * One piece of a scripted body: text or bytes written as one write, a pause,
- * or a connection reset (the body errors, the client sees a broken stream).
+ * or a connection reset (the body errors, the client sees a broken stream;
+ * Deno's server prints that error to stderr, which is expected).
  */
 export type FakeStep = string | Uint8Array | { delayMs: number } | { reset: true };
 
