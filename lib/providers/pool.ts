@@ -168,20 +168,21 @@ export class KeyPool {
         watch.arm(this.#opts.firstTokenTimeoutMs, "response headers");
         res = await watch.race(attempt(slot.key, watch.signal));
       } catch (thrown) {
+        watch.disarm();
+        watch.dispose();
         const err = watch.explain(thrown);
         this.#failed(slot, err, ctx);
         if (!this.#shouldRetry(err, n, ctx)) throw err;
         await this.#backoff(err, n, ctx);
         continue;
-      } finally {
-        watch.disarm();
-        watch.dispose();
       }
+      watch.disarm();
       const verdict = await responseVerdict(res);
       if (verdict === null) {
         this.#succeeded(slot);
-        return res;
+        return withIdleTimeout(res, watch, this.#opts.idleTimeoutMs);
       }
+      watch.dispose();
       this.#failed(slot, verdict, ctx);
       if (!this.#shouldRetry(verdict, n, ctx)) return res;
       await res.body?.cancel().catch(() => {});
@@ -299,6 +300,49 @@ export function retryAfterMs(headers: Headers, now: number = Date.now()): number
   if (Number.isFinite(seconds)) return seconds >= 0 ? seconds * 1000 : undefined;
   const date = Date.parse(after);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/**
+ * The response with a body that fails with upstream_timeout when the upstream
+ * stays silent longer than `ms` while the consumer waits for the next chunk.
+ * It pulls only when the consumer reads, so a slow consumer is not blamed.
+ */
+function withIdleTimeout(res: Response, watch: Watchdog, ms: number): Response {
+  if (res.body === null) {
+    watch.dispose();
+    return res;
+  }
+  const reader = res.body.getReader();
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      watch.arm(ms, "next chunk");
+      try {
+        const { done, value } = await watch.race(reader.read());
+        if (done) {
+          watch.dispose();
+          controller.close();
+        } else {
+          controller.enqueue(value);
+        }
+      } catch (err) {
+        watch.dispose();
+        controller.error(watch.explain(err));
+        await reader.cancel().catch(() => {});
+      } finally {
+        watch.disarm();
+      }
+    },
+    cancel(reason) {
+      watch.disarm();
+      watch.dispose();
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+  return new Response(body, {
+    status: res.status,
+    statusText: res.statusText,
+    headers: res.headers,
+  });
 }
 
 /**

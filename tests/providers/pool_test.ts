@@ -310,3 +310,29 @@ Deno.test("retryAfterMs reads retry-after-ms, seconds and HTTP dates", () => {
   assertEquals(retryAfterMs(h({ "retry-after": "soon" })), undefined);
   assertEquals(retryAfterMs(h({})), undefined);
 });
+
+Deno.test("pool.request fails the body with upstream_timeout when the stream goes silent", async () => {
+  await using s = await setup({ idleTimeoutMs: 150 });
+  s.fake.next(stallAfterHi);
+  const res = await s.provider.passThrough.chatCompletions(
+    { model: "m", messages: [], stream: true },
+    context(),
+  );
+  assertEquals(res.status, 200);
+  const reader = res.body!.getReader();
+  const err = await assertRejects(async () => {
+    while (!(await reader.read()).done);
+  }, AppError);
+  assertEquals([err.code, err.reason], [Code.DeadlineExceeded, "upstream_timeout"]);
+  await waitFor(() => s.fake.lastAbortedAt() !== null);
+});
+
+Deno.test("pool.request throws upstream_timeout when no response headers come in time", async () => {
+  await using s = await setup({ firstTokenTimeoutMs: 100 });
+  s.fake.next({ delayMs: 2000, json: {} });
+  const err = await assertRejects(
+    () => s.provider.passThrough.chatCompletions({ model: "m", messages: [] }, context()),
+    AppError,
+  );
+  assertEquals([err.code, err.reason], [Code.DeadlineExceeded, "upstream_timeout"]);
+});
