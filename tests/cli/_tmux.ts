@@ -65,7 +65,23 @@ export async function startTmux(
     "sleep 600",
   ]);
   await tmux(socket, ["set-option", "-t", "t", "remain-on-exit", "on"]);
-  await tmux(socket, ["respawn-pane", "-k", "-t", "t", "-c", options.cwd, ...envArgs, ...command]);
+  // A shell runs the client and prints its status: tmux may reap a multi-threaded
+  // child late, so `pane_dead_status` is not reliable. `trap :` keeps the shell
+  // alive through Ctrl-C while the client still gets the default SIGINT disposition.
+  const wrapper = 'trap ":" INT; "$0" "$@"; echo "[exit $?]"';
+  await tmux(socket, [
+    "respawn-pane",
+    "-k",
+    "-t",
+    "t",
+    "-c",
+    options.cwd,
+    ...envArgs,
+    "sh",
+    "-c",
+    wrapper,
+    ...command,
+  ]);
   const pane: TmuxPane = {
     async send(...keys) {
       await tmux(socket, ["send-keys", "-t", "t", ...keys]);
@@ -84,15 +100,8 @@ export async function startTmux(
       throw new Error(`Cannot see ${pattern} in the terminal after ${timeoutMs} ms:\n${screen}`);
     },
     async exitStatus() {
-      const out = await tmux(socket, [
-        "display-message",
-        "-p",
-        "-t",
-        "t",
-        "#{pane_dead} #{pane_dead_status}",
-      ]);
-      const [dead, status] = out.trim().split(" ");
-      return dead === "1" ? Number(status) : null;
+      const m = /^\[exit (\d+)\]$/m.exec(await pane.capture());
+      return m ? Number(m[1]) : null;
     },
     async waitForExit(timeoutMs = 5000) {
       const end = Date.now() + timeoutMs;

@@ -12,6 +12,15 @@ import { startTmux } from "./_tmux.ts";
 
 const PROMPT = /you> $/m;
 
+/** A slow answer: one piece, then silence until the client leaves. */
+const STALLED_ANSWER = {
+  steps: [
+    sse(chunk({ role: "assistant", content: "" })),
+    sse(chunk({ content: "partial-piece " })),
+  ],
+  stall: true,
+};
+
 function lastIds(screen: string): { conversationId: string; parentId: string } {
   const all = [...screen.matchAll(/\[conversation_id=(\S+) parent_id=(\S+)\]/g)];
   assert.ok(all.length > 0, `no ids on screen:\n${screen}`);
@@ -60,14 +69,7 @@ Deno.test("chat interactive holds a branching conversation and cancels an answer
           /Heard 3 messages: user: first question \| assistant: [^\n]* \| user: third question/,
         );
 
-        // A slow answer: one piece, then silence until the client leaves.
-        fake.next({
-          steps: [
-            sse(chunk({ role: "assistant", content: "" })),
-            sse(chunk({ content: "partial-piece " })),
-          ],
-          stall: true,
-        });
+        fake.next(STALLED_ANSWER);
         const before = fake.lastAbortedAt();
         await pane.send("-l", "fourth question");
         await pane.send("Enter", "Enter");
@@ -93,32 +95,49 @@ Deno.test("chat interactive holds a branching conversation and cancels an answer
       }
     });
 
-    await t.step("over WebSocket: Ctrl-C at the prompt exits", async () => {
-      const pane = await startTmux(
-        chatCommand([
-          "--protocol",
-          "ws",
-          "--url",
-          `ws://127.0.0.1:${server.wsPort}`,
-          "--api-url",
-          server.httpUrl,
-        ]),
-        { cwd: ROOT, env: { NO_COLOR: "1" } },
-      );
-      try {
-        await pane.waitFor(PROMPT);
-        await pane.send("-l", "hello over ws");
-        await pane.send("Enter", "Enter");
-        await pane.waitFor(/Heard 1 messages: user: hello over ws[\s\S]*you> $/m);
-        await pane.send("-l", "/list");
-        await pane.send("Enter");
-        await pane.waitFor(/hello over ws\s*\n\s*you> $/m);
-        await pane.send("C-c");
-        assert.equal(await pane.waitForExit(), 130);
-      } finally {
-        await pane.close();
-      }
-    });
+    await t.step(
+      "over WebSocket: /list, Ctrl-C mid-answer, Ctrl-C at the prompt exits",
+      async () => {
+        const pane = await startTmux(
+          chatCommand([
+            "--protocol",
+            "ws",
+            "--url",
+            `ws://127.0.0.1:${server.wsPort}`,
+            "--api-url",
+            server.httpUrl,
+          ]),
+          { cwd: ROOT, env: { NO_COLOR: "1" } },
+        );
+        try {
+          await pane.waitFor(PROMPT);
+          await pane.send("-l", "hello over ws");
+          await pane.send("Enter", "Enter");
+          await pane.waitFor(/Heard 1 messages: user: hello over ws[\s\S]*you> $/m);
+          await pane.send("-l", "/list");
+          await pane.send("Enter");
+          await pane.waitFor(/you> \/list\n[^\n]*hello over ws[\s\S]*you> $/m);
+
+          // Ctrl-C mid-answer sends the JSON cancel frame: the upstream call stops.
+          fake.next(STALLED_ANSWER);
+          const before = fake.lastAbortedAt() ?? 0;
+          await pane.send("-l", "slow one");
+          await pane.send("Enter", "Enter");
+          await pane.waitFor(/partial-piece/);
+          await pane.send("C-c");
+          await pane.waitFor(/\[canceled\]\s*\n\s*you> $/m);
+          assert.ok(
+            await waitUntil(() => (fake.lastAbortedAt() ?? 0) > before, 5000),
+            "the upstream call did not stop",
+          );
+
+          await pane.send("C-c");
+          assert.equal(await pane.waitForExit(), 130);
+        } finally {
+          await pane.close();
+        }
+      },
+    );
   } finally {
     await server.stop();
     await fake.close();
