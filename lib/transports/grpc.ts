@@ -30,6 +30,9 @@ const HEALTH = "grpc.health.v1.Health";
 /** How long a forced stop waits for aborted calls to write their status. */
 const FORCE_SETTLE_MS = 1000;
 
+/** How long written messages get to leave before the connections close. */
+const FLUSH_MS = 100;
+
 /** Loads our protos: camelCase fields, int64 as numbers, enums as names. */
 export function loadProtos(): protoLoader.PackageDefinition {
   const protoDir = fileURLToPath(new URL("../../proto/", import.meta.url));
@@ -56,6 +59,7 @@ export async function serveGrpc(deps: TransportDeps): Promise<ServerHandle> {
     auth: new Authenticator(deps.config.authTokens),
     force: force.signal,
     running: new Set(),
+    draining: false,
   };
   const health = new HealthService([LEGACY, TYPED, HEALTH]);
   const server = new grpc.Server({
@@ -142,6 +146,12 @@ function bind(server: grpc.Server, deps: TransportDeps): Promise<number> {
   });
 }
 
+/**
+ * Stops the server: refuses new calls, waits for the running ones (aborting
+ * them when `signal` fires), and only then closes the connections. Closing
+ * an HTTP/2 session while a stream still writes loses that stream's last
+ * messages under Deno's node:http2, so connections close only once idle.
+ */
 async function shutdown(
   server: grpc.Server,
   rt: GrpcRuntime,
@@ -150,26 +160,40 @@ async function shutdown(
   signal: AbortSignal | undefined,
 ): Promise<void> {
   health.stopServing();
+  rt.draining = true;
+  const onForce = () => {
+    force.abort(
+      new AppError(Code.Unavailable, "Cannot finish the call: the server is shutting down", {
+        reason: "shutting_down",
+      }),
+    );
+  };
+  if (signal?.aborted) onForce();
+  else signal?.addEventListener("abort", onForce, { once: true });
+  while (rt.running.size > 0 && !force.signal.aborted) {
+    await Promise.race([Promise.allSettled([...rt.running]), once(force.signal)]);
+  }
+  if (force.signal.aborted) await settle(rt.running, FORCE_SETTLE_MS);
+  // Let the last messages and trailers leave before the sessions close: Deno's
+  // node:http2 drops what a stream still has queued when its session closes.
+  await delay(FLUSH_MS);
   const graceful = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
-  const forced = new Promise<void>((resolve) => {
-    const onForce = async () => {
-      force.abort(
-        new AppError(Code.Unavailable, "Cannot finish the call: the server is shutting down", {
-          reason: "shutting_down",
-        }),
-      );
-      await settle(rt.running, FORCE_SETTLE_MS);
-      server.forceShutdown();
-      resolve();
-    };
-    if (signal?.aborted) onForce();
-    else {
-      signal?.addEventListener("abort", onForce, { once: true });
-      graceful.then(() => signal?.removeEventListener("abort", onForce));
-    }
-  });
-  await Promise.race([graceful, forced]);
+  await Promise.race([graceful, once(force.signal)]);
+  signal?.removeEventListener("abort", onForce);
+  if (force.signal.aborted) server.forceShutdown();
   rt.deps.logger.info("closed", { protocol: "grpc" });
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Resolves when the signal fires (never, if it never does). */
+function once(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener("abort", () => resolve(), { once: true });
+  });
 }
 
 /** Waits until the running calls settle, at most `ms`. */

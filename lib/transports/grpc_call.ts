@@ -46,8 +46,10 @@ export interface GrpcRuntime {
   auth: Authenticator;
   /** Fires when the server stops waiting for running calls. */
   force: AbortSignal;
-  /** Running calls, so a forced stop can wait for their final status. */
+  /** Running calls, so a stop can wait for them to end. */
   running: Set<Promise<unknown>>;
+  /** Set once `close` began: new calls are refused. */
+  draining: boolean;
 }
 
 /** The context of one call, and how to let go of its listeners. */
@@ -69,7 +71,7 @@ export async function openCall(
   rt: GrpcRuntime,
   method: string,
 ): Promise<OpenedCall> {
-  if (rt.deps.shutdown.aborted) {
+  if (rt.draining || rt.deps.shutdown.aborted) {
     throw new AppError(Code.Unavailable, "Cannot accept the call: the server is shutting down", {
       reason: "shutting_down",
     });
