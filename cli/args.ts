@@ -90,7 +90,8 @@ export function parseCliArgs(args: readonly string[]): CliOptions {
   let parsed;
   try {
     parsed = parseArgs({
-      args: [...args],
+      // `deno task chat -- …` passes the `--` on: a leading one only separates task flags.
+      args: args[0] === "--" ? args.slice(1) : [...args],
       allowPositionals: true,
       strict: true,
       options: {

@@ -63,7 +63,8 @@ export async function main(args: string[]): Promise<number> {
     }
     client = createClient(options, await readCa(options.ca));
   } catch (e) {
-    await err(`${describeFailure(e)}\n${e instanceof UsageError ? "Try --help\n" : ""}`);
+    const usage = e instanceof UsageError;
+    await err(`${usage ? e.message : describeFailure(e)}\n${usage ? "Try --help\n" : ""}`);
     return 2;
   }
   const interactive = options.prompt === null && Deno.stdin.isTerminal();

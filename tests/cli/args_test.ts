@@ -33,6 +33,14 @@ Deno.test("parseCliArgs accepts the original's --conversation_id and --parent_id
   assert.deepEqual(n.parentId, null);
 });
 
+Deno.test("parseCliArgs reads flags after the leading -- that deno task passes on", () => {
+  const o = parseCliArgs(["--", "--json", "--protocol", "ws", "what", "now"]);
+  assert.equal(o.json, true);
+  assert.equal(o.protocol, "ws");
+  assert.equal(o.prompt, "what now");
+  assert.equal(parseCliArgs(["--", "--", "--literal"]).prompt, "--literal");
+});
+
 Deno.test("parseCliArgs derives the conversation API url from a wss url", () => {
   const o = parseCliArgs(["--protocol", "ws", "--url", "wss://chat.example:9443"]);
   assert.deepEqual(o.apiUrl, "https://chat.example:8000");
