@@ -8,6 +8,10 @@ import type {
   ModelInfo,
   Provider,
 } from "../../lib/providers/provider.ts";
+import { silentLogger } from "../../lib/log.ts";
+import { OpenAIProvider } from "../../lib/providers/openai/client.ts";
+import { KeyPool } from "../../lib/providers/pool.ts";
+import { chunk, sse, startOpenAIFake } from "../_fakes/openai_upstream.ts";
 import { eventually, type GrpcFixture, startGrpc } from "./grpc_client.ts";
 
 interface TypedEvent {
@@ -133,3 +137,43 @@ Deno.test("a client that stops reading holds the server back instead of filling 
   call.resume();
   assert.equal(await code, grpc.status.CANCELLED);
 });
+
+Deno.test("a client cancel closes the upstream connection within a second", async () => {
+  await using fake = await startOpenAIFakeDisposable();
+  const pool = new KeyPool({
+    keys: ["sk-test"],
+    attempts: 1,
+    firstTokenTimeoutMs: 5000,
+    idleTimeoutMs: 5000,
+    logger: silentLogger,
+  });
+  const provider = new OpenAIProvider({
+    baseUrl: fake.url,
+    model: "gpt-4o-mini",
+    pool,
+    logger: silentLogger,
+  });
+  fake.next({
+    steps: [
+      sse(chunk({ role: "assistant", content: "" })),
+      sse(chunk({ content: "Partial " })),
+      sse(chunk({ content: "answer" })),
+    ],
+    stall: true,
+  });
+  await using srv = await startGrpc({ provider });
+  const { call, messageId } = await askUntilFirstDelta(srv);
+  const code = finalCode(call);
+  const canceledAt = Date.now();
+  call.cancel();
+  assert.equal(await code, grpc.status.CANCELLED);
+  assert.ok(await eventually(() => Promise.resolve(fake.lastAbortedAt() !== null), 1000));
+  assert.ok(fake.lastAbortedAt()! - canceledAt < 1000, "the upstream saw the client leave");
+  assert.ok(await eventually(async () => (await statusOf(srv, messageId)) === "incomplete"));
+  assert.match((await srv.store.getMessage(messageId))!.content, /^Partial/);
+});
+
+async function startOpenAIFakeDisposable() {
+  const fake = await startOpenAIFake();
+  return Object.assign(fake, { [Symbol.asyncDispose]: () => fake.close() });
+}
