@@ -15,6 +15,7 @@ import { engineMetrics, observeEngine } from "./lib/engine/observed.ts";
 import type { Engine } from "./lib/engine/types.ts";
 import { createLogger, type Logger } from "./lib/log.ts";
 import { MetricsRegistry } from "./lib/metrics.ts";
+import { registerKeyPoolMetrics } from "./lib/pool_metrics.ts";
 import { createProvider } from "./lib/providers/registry.ts";
 import { openSqliteStore } from "./lib/store/sqlite.ts";
 import type { ConversationStore } from "./lib/store/store.ts";
@@ -55,7 +56,10 @@ function buildEngine(
   metrics: MetricsRegistry,
   providerClose: AbortSignal,
 ): Engine {
-  const provider = createProvider(config, logger, { closeSignal: providerClose });
+  const provider = createProvider(config, logger, {
+    closeSignal: providerClose,
+    onKeyPool: (pool) => registerKeyPoolMetrics(metrics, () => pool.state()),
+  });
   if (provider.name === "echo") {
     logger.warn(
       "no upstream is configured: answering with the offline echo provider; set API_KEY",
@@ -78,27 +82,109 @@ function buildEngine(
   return observeEngine(limited, engineMetrics(metrics));
 }
 
+interface Listener {
+  name: string;
+  variable: string;
+  port: number;
+  start: (d: TransportDeps) => Promise<ServerHandle>;
+}
+
 /** Starts the three listeners, closing the ones already started if one fails. */
 async function startListeners(deps: TransportDeps): Promise<ServerHandle[]> {
+  const { config } = deps;
   const handles: ServerHandle[] = [];
-  const starters: [string, (d: TransportDeps) => Promise<ServerHandle>][] = [
-    ["HTTP", serveHttp],
-    ["gRPC", serveGrpc],
-    ["WebSocket", serveWs],
+  const listeners: Listener[] = [
+    { name: "HTTP", variable: "HTTP_PORT", port: config.httpPort, start: serveHttp },
+    { name: "gRPC", variable: "GRPC_PORT", port: config.grpcPort, start: serveGrpc },
+    { name: "WebSocket", variable: "WS_PORT", port: config.wsPort, start: serveWs },
   ];
-  for (const [name, start] of starters) {
+  for (const l of listeners) {
     try {
-      handles.push(await start(deps));
+      // serveWs throws synchronously: `await` inside the try catches both forms.
+      handles.push(await l.start(deps));
     } catch (err) {
       await Promise.all(handles.map((h) => h.close(AbortSignal.abort())));
-      const message = (err as Error).message ?? String(err);
-      throw new Error(
-        message.startsWith("Cannot") ? message : `Cannot start the ${name} listener: ${message}`,
-        { cause: err },
-      );
+      throw new Error(listenFailure(l, config.host, err), { cause: err });
     }
   }
   return handles;
+}
+
+/** One line naming the listener, its address and variable, and why it cannot listen. */
+function listenFailure(l: Listener, host: string, err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const inUse = err instanceof Deno.errors.AddrInUse || /in use|EADDRINUSE|No address added/i
+    .test(message);
+  const why = inUse ? "the port is already in use" : message.replace(/^Cannot [^:]*: /, "");
+  if (message.includes(l.variable) && message.startsWith("Cannot")) return message;
+  return `Cannot start the ${l.name} listener on ${host}:${l.port} (${l.variable}): ${why}`;
+}
+
+/** Process series beside the engine's: start time and resident memory. */
+function registerProcessMetrics(metrics: MetricsRegistry): void {
+  const started = Date.now() / 1000;
+  metrics.gauge("process_start_time_seconds", "Start time of the process since the epoch", () => [
+    [{}, started],
+  ]);
+  metrics.gauge("process_resident_memory_bytes", "Resident memory size", () => [
+    [{}, Deno.memoryUsage().rss],
+  ]);
+}
+
+/**
+ * Resolves with the first SIGTERM or SIGINT; `force` fires on the second one,
+ * so an operator can cut the grace period short.
+ */
+function awaitSignals(): { first: Promise<string>; force: AbortSignal; dispose(): void } {
+  const first = Promise.withResolvers<string>();
+  const force = new AbortController();
+  let seen = 0;
+  const signals: Deno.Signal[] = ["SIGTERM", "SIGINT"];
+  const handlers = signals.map((s) => {
+    const fn = () => {
+      seen++;
+      if (seen === 1) first.resolve(s);
+      else force.abort();
+    };
+    Deno.addSignalListener(s, fn);
+    return [s, fn] as const;
+  });
+  return {
+    first: first.promise,
+    force: force.signal,
+    dispose: () => handlers.forEach(([s, fn]) => Deno.removeSignalListener(s, fn)),
+  };
+}
+
+/** What the shutdown sequence closes, in order. */
+interface Running {
+  handles: ServerHandle[];
+  shutdown: AbortController;
+  providerClose: AbortController;
+  store: ConversationStore;
+  logger: Logger;
+  graceMs: number;
+}
+
+/**
+ * Stops accepting everywhere at once; running answers get the grace period
+ * (cut short by a second signal), then are aborted and stored incomplete;
+ * the store closes last.
+ */
+async function stop(run: Running, signal: string, force: AbortSignal): Promise<void> {
+  const started = performance.now();
+  run.logger.info("shutting down", { signal, graceMs: run.graceMs });
+  run.shutdown.abort();
+  const grace = AbortSignal.any([AbortSignal.timeout(Math.max(1, run.graceMs)), force]);
+  const onGraceOver = () => {
+    run.logger.warn("grace period over: canceling running answers", { forced: force.aborted });
+  };
+  grace.addEventListener("abort", onGraceOver, { once: true });
+  await Promise.all(run.handles.map((h) => h.close(grace)));
+  grace.removeEventListener("abort", onGraceOver);
+  run.providerClose.abort();
+  await run.store.close();
+  run.logger.info("stopped", { durationMs: Math.round(performance.now() - started) });
 }
 
 /**
@@ -110,47 +196,39 @@ export async function main(args: string[]): Promise<number> {
   const config = loadConfig(args);
   if (typeof config === "number") return config;
   const logger = createLogger({ level: config.logLevel });
-
-  let store: ConversationStore;
+  // Before any listener: a signal that comes during start-up is not lost.
+  const signals = awaitSignals();
   try {
-    store = await openSqliteStore(config.dataDir, { logger });
-  } catch (err) {
-    printLine(Deno.stderr, `easybackend: ${(err as Error).message}`);
-    return 1;
+    let store: ConversationStore;
+    try {
+      store = await openSqliteStore(config.dataDir, { logger });
+    } catch (err) {
+      printLine(Deno.stderr, `easybackend: ${(err as Error).message}`);
+      return 1;
+    }
+    const providerClose = new AbortController();
+    const metrics = new MetricsRegistry();
+    registerProcessMetrics(metrics);
+    const engine = buildEngine(config, store, logger, metrics, providerClose.signal);
+    const shutdown = new AbortController();
+    const deps: TransportDeps = { engine, config, logger, shutdown: shutdown.signal, metrics };
+    let handles: ServerHandle[];
+    try {
+      handles = await startListeners(deps);
+    } catch (err) {
+      printLine(Deno.stderr, `easybackend: ${(err as Error).message}`);
+      providerClose.abort();
+      await store.close();
+      return 1;
+    }
+    logger.info("ready", { provider: config.provider, model: engine.defaultModel });
+    const signal = await signals.first;
+    const graceMs = config.shutdownGraceMs;
+    await stop({ handles, shutdown, providerClose, store, logger, graceMs }, signal, signals.force);
+    return 0;
+  } finally {
+    signals.dispose();
   }
-  const providerClose = new AbortController();
-  const metrics = new MetricsRegistry();
-  const engine = buildEngine(config, store, logger, metrics, providerClose.signal);
-  const shutdown = new AbortController();
-  const deps: TransportDeps = { engine, config, logger, shutdown: shutdown.signal, metrics };
-
-  let handles: ServerHandle[];
-  try {
-    handles = await startListeners(deps);
-  } catch (err) {
-    printLine(Deno.stderr, `easybackend: ${(err as Error).message}`);
-    providerClose.abort();
-    await store.close();
-    return 1;
-  }
-  logger.info("ready", { provider: config.provider, model: engine.defaultModel });
-
-  const stopped = Promise.withResolvers<string>();
-  const signals: Deno.Signal[] = ["SIGTERM", "SIGINT"];
-  const onSignal = (name: string) => () => stopped.resolve(name);
-  const listeners = signals.map((s) => [s, onSignal(s)] as const);
-  for (const [s, fn] of listeners) Deno.addSignalListener(s, fn);
-  const signal = await stopped.promise;
-
-  logger.info("shutting down", { signal, graceMs: config.shutdownGraceMs });
-  shutdown.abort();
-  const grace = AbortSignal.timeout(Math.max(1, config.shutdownGraceMs));
-  await Promise.all(handles.map((h) => h.close(grace)));
-  providerClose.abort();
-  await store.close();
-  for (const [s, fn] of listeners) Deno.removeSignalListener(s, fn);
-  logger.info("stopped");
-  return 0;
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

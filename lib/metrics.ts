@@ -40,10 +40,17 @@ interface Metric {
   render(): string[];
 }
 
-/** A monotonically increasing count. */
+/** A monotonically increasing count, optionally read from a callback at scrape time. */
 export class Counter implements Metric {
   #values = new Map<string, number>();
-  constructor(readonly name: string, readonly help: string) {}
+  #collect?: () => Array<[Labels, number]>;
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    collect?: () => Array<[Labels, number]>,
+  ) {
+    this.#collect = collect;
+  }
   /** Adds `by` (default 1) to the series of these labels. */
   inc(labels: Labels = {}, by = 1): void {
     const k = key(labels);
@@ -55,7 +62,9 @@ export class Counter implements Metric {
   }
   render(): string[] {
     const out = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
-    for (const [k, v] of this.#values) out.push(`${this.name}${k} ${num(v)}`);
+    const values = new Map(this.#values);
+    for (const [labels, v] of this.#collect?.() ?? []) values.set(key(labels), v);
+    for (const [k, v] of values) out.push(`${this.name}${k} ${num(v)}`);
     return out;
   }
 }
@@ -152,9 +161,9 @@ export const SECONDS_BUCKETS: readonly number[] = [
 /** The set of metrics of one process. */
 export class MetricsRegistry {
   #metrics: Metric[] = [];
-  /** Registers a counter. */
-  counter(name: string, help: string): Counter {
-    return this.#add(new Counter(name, help));
+  /** Registers a counter, optionally read from a callback (of running totals) at scrape time. */
+  counter(name: string, help: string, collect?: () => Array<[Labels, number]>): Counter {
+    return this.#add(new Counter(name, help, collect));
   }
   /** Registers a gauge, optionally read from a callback at scrape time. */
   gauge(name: string, help: string, collect?: () => Array<[Labels, number]>): Gauge {

@@ -8,7 +8,13 @@
 
 import { AppError, codeName } from "../errors.ts";
 import type { MetricsRegistry } from "../metrics.ts";
-import type { CallContext, ChatEvent, ChatMessage, Usage } from "../providers/provider.ts";
+import type {
+  CallContext,
+  CallStats,
+  ChatEvent,
+  ChatMessage,
+  Usage,
+} from "../providers/provider.ts";
 import type { AskEvent, AskInput, Engine } from "./types.ts";
 
 /** The series {@link observeEngine} records into. */
@@ -18,6 +24,8 @@ export interface EngineMetrics {
     kind: "ask" | "chat";
     code: string;
     reason?: string;
+    /** Whether the failure came from the upstream (not from the client or our limits). */
+    upstream?: boolean;
     seconds: number;
     ttftSeconds: number | null;
     usage: Usage | null;
@@ -41,7 +49,7 @@ export function engineMetrics(registry: MetricsRegistry): EngineMetrics {
   );
   const upstreamErrors = registry.counter(
     "easybackend_upstream_errors_total",
-    "Failed answers by reason",
+    "Answers the upstream failed, by kind (upstream_error, upstream_auth, upstream_timeout, rate_limited …)",
   );
   const tokens = registry.counter(
     "easybackend_tokens_total",
@@ -53,9 +61,7 @@ export function engineMetrics(registry: MetricsRegistry): EngineMetrics {
       answers.inc({ protocol: o.protocol, kind: o.kind, code: o.code });
       latency.observe({ protocol: o.protocol }, o.seconds);
       if (o.ttftSeconds !== null) ttft.observe({ protocol: o.protocol }, o.ttftSeconds);
-      if (o.code !== "ok" && o.code !== "canceled") {
-        upstreamErrors.inc({ reason: o.reason ?? o.code });
-      }
+      if (o.upstream) upstreamErrors.inc({ kind: o.reason ?? o.code });
       if (o.usage) {
         tokens.inc({ direction: "prompt" }, o.usage.promptTokens);
         tokens.inc({ direction: "completion" }, o.usage.completionTokens);
@@ -67,9 +73,16 @@ export function engineMetrics(registry: MetricsRegistry): EngineMetrics {
   };
 }
 
-function codeOf(err: unknown): { code: string; reason?: string } {
+interface Outcome {
+  code: string;
+  reason?: string;
+  upstream?: boolean;
+}
+
+function outcomeOf(err: unknown): Outcome {
   const e = AppError.from(err);
-  return { code: codeName(e.code), reason: e.reason };
+  const upstream = e.upstreamStatus !== undefined || e.reason?.startsWith("upstream_") === true;
+  return { code: codeName(e.code), reason: e.reason, upstream };
 }
 
 /** Wraps an engine so every answer is logged once and counted. */
@@ -77,29 +90,36 @@ export function observeEngine(engine: Engine, metrics: EngineMetrics): Engine {
   async function* observe<T extends AskEvent | ChatEvent>(
     kind: "ask" | "chat",
     ctx: CallContext,
-    run: () => AsyncIterable<T>,
+    run: (ctx: CallContext) => AsyncIterable<T>,
   ): AsyncGenerator<T> {
     const protocol = ctx.protocol ?? "internal";
+    const stats: CallStats = ctx.stats ?? { upstreamAttempts: 0 };
+    const callCtx: CallContext = { ...ctx, stats };
     const started = performance.now();
     let firstToken: number | null = null;
     let usage: Usage | null = null;
     let conversationId: string | undefined;
     let messageId: string | undefined;
-    let outcome: { code: string; reason?: string } = { code: "canceled" };
+    let outcome: Outcome = { code: "canceled" };
     metrics.streamsActive(protocol, 1);
     try {
-      for await (const ev of run()) {
+      for await (const ev of run(callCtx)) {
         if (ev.type === "delta" && firstToken === null) firstToken = performance.now();
-        if (ev.type === "start") conversationId = ev.conversationId;
+        if (ev.type === "start") {
+          conversationId = ev.conversationId;
+          messageId = ev.messageId;
+        }
         if (ev.type === "done") {
           usage = ev.usage ?? null;
           if ("messageId" in ev) messageId = ev.messageId;
+          // The answer is stored complete: a consumer that stops here is not a cancel.
+          outcome = { code: "ok" };
         }
         yield ev;
       }
       outcome = { code: "ok" };
     } catch (err) {
-      outcome = codeOf(err);
+      outcome = outcomeOf(err);
       throw err;
     } finally {
       metrics.streamsActive(protocol, -1);
@@ -114,6 +134,7 @@ export function observeEngine(engine: Engine, metrics: EngineMetrics): Engine {
         reason: outcome.reason,
         durationMs: Math.round(seconds * 1000),
         ttftMs: ttftSeconds === null ? null : Math.round(ttftSeconds * 1000),
+        upstreamAttempts: stats.upstreamAttempts,
         promptTokens: usage?.promptTokens,
         completionTokens: usage?.completionTokens,
       });
@@ -121,9 +142,9 @@ export function observeEngine(engine: Engine, metrics: EngineMetrics): Engine {
   }
   return {
     ...bindAll(engine),
-    ask: (input: AskInput, ctx: CallContext) => observe("ask", ctx, () => engine.ask(input, ctx)),
+    ask: (input: AskInput, ctx: CallContext) => observe("ask", ctx, (c) => engine.ask(input, c)),
     chat: (req: { model?: string | null; messages: ChatMessage[] }, ctx: CallContext) =>
-      observe("chat", ctx, () => engine.chat(req, ctx)),
+      observe("chat", ctx, (c) => engine.chat(req, c)),
   };
 }
 

@@ -42,6 +42,10 @@ export interface KeyState {
   healthy: boolean;
   failures: number;
   restingUntil: number | null;
+  /** Upstream attempts made with this key since start. */
+  attempts: number;
+  /** Of those, the attempts that failed (any reason). */
+  errors: number;
 }
 
 /** The longest `Retry-After` honoured; longer hints fall back to the backoff. */
@@ -52,6 +56,8 @@ interface Slot {
   key: string;
   failures: number;
   restingUntil: number | null;
+  attempts: number;
+  errors: number;
 }
 
 /** Rotates keys and retries upstream attempts. */
@@ -68,6 +74,8 @@ export class KeyPool {
       key,
       failures: 0,
       restingUntil: null,
+      attempts: 0,
+      errors: 0,
     }));
     this.#opts = {
       attempts: Math.max(1, options.attempts),
@@ -94,6 +102,8 @@ export class KeyPool {
         healthy: !resting,
         failures: s.failures,
         restingUntil: resting ? s.restingUntil : null,
+        attempts: s.attempts,
+        errors: s.errors,
       };
     });
   }
@@ -111,7 +121,7 @@ export class KeyPool {
   ): AsyncGenerator<ChatEvent> {
     for (let n = 0;; n++) {
       if (ctx.signal.aborted) throw abortReason(ctx.signal);
-      const slot = this.#pick();
+      const slot = this.#attempt(ctx);
       const watch = new Watchdog(ctx.signal);
       let started = false;
       let ended = false;
@@ -161,7 +171,7 @@ export class KeyPool {
   ): Promise<Response> {
     for (let n = 0;; n++) {
       if (ctx.signal.aborted) throw abortReason(ctx.signal);
-      const slot = this.#pick();
+      const slot = this.#attempt(ctx);
       const watch = new Watchdog(ctx.signal);
       let res: Response;
       try {
@@ -190,6 +200,14 @@ export class KeyPool {
     }
   }
 
+  /** The next key, counted as one attempt of this call and of the key. */
+  #attempt(ctx: CallContext): Slot {
+    const slot = this.#pick();
+    slot.attempts++;
+    if (ctx.stats) ctx.stats.upstreamAttempts++;
+    return slot;
+  }
+
   #pick(): Slot {
     const now = this.#opts.now();
     const count = this.#slots.length;
@@ -212,6 +230,7 @@ export class KeyPool {
   }
 
   #failed(slot: Slot, err: AppError, ctx: CallContext): void {
+    slot.errors++;
     if (!blamesKey(err)) return;
     slot.failures++;
     const fields = { key: slot.index, failures: slot.failures, code: err.code, reason: err.reason };

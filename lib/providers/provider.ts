@@ -78,6 +78,18 @@ export interface CallContext {
   deadline?: number;
   /** The wire protocol of the call (`http`, `grpc`, `ws`), for logs and metrics. */
   protocol?: string;
+  /**
+   * Counters of this call that lower layers add to (the key pool counts its
+   * upstream attempts here), read by the log line at the end of the call.
+   * Shared by every copy of the context made with spread.
+   */
+  stats?: CallStats;
+}
+
+/** What lower layers report about one call, for its log line. */
+export interface CallStats {
+  /** Upstream attempts made (1 without retries). */
+  upstreamAttempts: number;
 }
 
 /** A model an upstream offers. */

@@ -20,6 +20,11 @@ export interface CreateProviderOptions {
    * are released. Without it they live as long as the process.
    */
   closeSignal?: AbortSignal;
+  /**
+   * Called with the key pool when the provider has one (not `echo`), so the
+   * caller can report its state (healthy or resting keys, attempts) as metrics.
+   */
+  onKeyPool?: (pool: KeyPool) => void;
 }
 
 /**
@@ -45,6 +50,7 @@ export function createProvider(
     idleTimeoutMs: config.idleTimeoutMs,
     logger: log,
   });
+  options.onKeyPool?.(pool);
   const common = {
     baseUrl: config.apiBaseUrl,
     model: config.model,

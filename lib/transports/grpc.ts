@@ -60,7 +60,13 @@ export async function serveGrpc(deps: TransportDeps): Promise<ServerHandle> {
     force: force.signal,
     running: new Set(),
     draining: false,
+    responseMetadata: (pairs) => {
+      const md = new grpc.Metadata();
+      for (const [k, v] of Object.entries(pairs)) md.set(k, v);
+      return md;
+    },
   };
+  routeGrpcLogs(deps);
   const health = new HealthService([LEGACY, TYPED, HEALTH]);
   const server = new grpc.Server({
     "grpc.max_receive_message_length": deps.config.maxGrpcMessageBytes,
@@ -88,6 +94,17 @@ export async function serveGrpc(deps: TransportDeps): Promise<ServerHandle> {
       return closing;
     },
   };
+}
+
+/**
+ * grpc-js writes its own errors (such as a failed bind) on stderr; route them
+ * to our JSON log instead, so stderr keeps only the one start-up failure line.
+ */
+function routeGrpcLogs(deps: TransportDeps): void {
+  const log = (...args: unknown[]) => {
+    deps.logger.warn("grpc-js", { detail: args.map(String).join(" ") });
+  };
+  grpc.setLogger({ error: log, info: log, debug: log } as unknown as Console);
 }
 
 function addServices(

@@ -28,6 +28,8 @@ export interface GrpcServerCall<Req> {
   getDeadline(): Date | number;
   on(event: string, listener: (...args: unknown[]) => void): unknown;
   off(event: string, listener: (...args: unknown[]) => void): unknown;
+  /** Sends the response headers (grpc-js `Metadata`, made by `GrpcRuntime.responseMetadata`). */
+  sendMetadata?(metadata: never): void;
 }
 
 /** A server-streaming call (grpc-js `ServerWritableStream`). */
@@ -50,6 +52,8 @@ export interface GrpcRuntime {
   running: Set<Promise<unknown>>;
   /** Set once `close` began: new calls are refused. */
   draining: boolean;
+  /** Makes response metadata (grpc-js `Metadata`) from text pairs. */
+  responseMetadata?: (pairs: Record<string, string>) => unknown;
 }
 
 /** The context of one call, and how to let go of its listeners. */
@@ -88,6 +92,10 @@ export async function openCall(
     signals: [cancel.signal, rt.force],
     requestId: metadataText(call, "x-request-id"),
   });
+  // The request id goes back as response metadata (headers, or trailers-only
+  // on an immediate error), invisible to clients that do not read it.
+  const md = rt.responseMetadata?.({ "x-request-id": ctx.requestId });
+  if (md !== undefined) call.sendMetadata?.(md as never);
   const deadline = call.getDeadline();
   const ms = deadline instanceof Date ? deadline.getTime() : deadline;
   if (Number.isFinite(ms)) ctx.deadline = ms;

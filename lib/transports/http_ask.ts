@@ -138,6 +138,9 @@ async function collectAnswer(
     if (e.type === "start") options.onConversation(e.conversationId);
     else if (e.type === "delta") message += e.text;
     else {
+      // Let the engine's generators run their `finally` (the answer's log
+      // line and metrics, the stream slot) before answering.
+      await iterator.return?.().catch(() => {});
       return jsonResponse(200, {
         message,
         conversation_id: e.conversationId,

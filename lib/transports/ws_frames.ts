@@ -156,10 +156,12 @@ export function doneFrame(
     finishReason: string;
     usage: Usage | null;
   },
+  requestId?: string,
 ): string {
   return JSON.stringify({
     type: "done",
     id,
+    ...(requestId === undefined ? {} : { request_id: requestId }),
     conversation_id: done.conversationId,
     parent_id: done.messageId,
     model: done.model,
@@ -173,13 +175,14 @@ export function doneFrame(
 }
 
 /** The JSON `error` frame: `code` is the snake_case code name, `reason` the finer one if any. */
-export function errorFrame(id: string | null, err: AppError): string {
+export function errorFrame(id: string | null, err: AppError, requestId?: string): string {
   const frame: Record<string, unknown> = {
     type: "error",
     id,
     code: codeName(err.code),
     message: err.message,
   };
+  if (requestId !== undefined) frame.request_id = requestId;
   if (err.reason !== undefined) frame.reason = err.reason;
   if (err.retryAfterMs !== undefined) frame.retry_after_ms = err.retryAfterMs;
   return JSON.stringify(frame);

@@ -40,8 +40,9 @@ export interface WsSessionOptions {
 /** How one ask's events become frames: JSON or legacy. */
 interface AskWriter {
   delta(text: string): string;
-  done(event: Extract<AskEvent, { type: "done" }>): string;
-  error(err: AppError): string;
+  /** The request id goes in JSON frames only: legacy frames stay as the original's. */
+  done(event: Extract<AskEvent, { type: "done" }>, requestId: string): string;
+  error(err: AppError, requestId: string): string;
 }
 
 const DRAIN_POLL_MS = 10;
@@ -152,8 +153,8 @@ export class WsSession {
     this.#asks.set(id, controller);
     const writer: AskWriter = {
       delta: (t) => deltaFrame(id, t),
-      done: (ev) => doneFrame(id, ev),
-      error: (err) => errorFrame(id, err),
+      done: (ev, requestId) => doneFrame(id, ev, requestId),
+      error: (err, requestId) => errorFrame(id, err, requestId),
     };
     const run = this.#runAsk(frame, controller, writer, id).finally(() => {
       this.#asks.delete(id);
@@ -208,7 +209,7 @@ export class WsSession {
           fields.model = ev.model;
           fields.promptTokens = ev.usage?.promptTokens;
           fields.completionTokens = ev.usage?.completionTokens;
-          this.#send(writer.done(ev));
+          this.#send(writer.done(ev, ctx.requestId));
         }
       }
       log.info("ask finished", { ...fields, status: "ok", durationMs: ms(started) });
@@ -221,7 +222,7 @@ export class WsSession {
         durationMs: ms(started),
         err: err.code === Code.Internal ? e : undefined,
       });
-      this.#send(writer.error(err));
+      this.#send(writer.error(err, ctx.requestId));
     }
   }
 

@@ -175,7 +175,15 @@ Deno.test("pool rests a key that keeps failing and uses the others", async () =>
   assertEquals(s.fake.requests.map((r) => r.key).slice(3), ["sk-good", "sk-good", "sk-good"]);
   const [bad, good] = s.pool.state();
   assertEquals([bad.healthy, bad.failures, bad.restingUntil !== null], [false, 2, true]);
-  assertEquals(good, { index: 1, healthy: true, failures: 0, restingUntil: null });
+  assertEquals(good, {
+    index: 1,
+    healthy: true,
+    failures: 0,
+    restingUntil: null,
+    attempts: 4,
+    errors: 0,
+  });
+  assertEquals([bad.attempts, bad.errors], [2, 2]);
   assert.ok(!JSON.stringify(s.pool.state()).includes("sk-"));
 });
 
@@ -335,4 +343,14 @@ Deno.test("pool.request throws upstream_timeout when no response headers come in
     AppError,
   );
   assertEquals([err.code, err.reason], [Code.DeadlineExceeded, "upstream_timeout"]);
+});
+
+Deno.test("pool counts each attempt in the call's stats and per key", async () => {
+  await using s = await setup();
+  s.fake.next(errorScript(500));
+  const ctx: CallContext = { ...context(), stats: { upstreamAttempts: 0 } };
+  await collect(s.provider.stream(request, ctx));
+  assertEquals(ctx.stats, { upstreamAttempts: 2 });
+  const state = s.pool.state();
+  assertEquals(state.map((k) => [k.attempts, k.errors]), [[1, 1], [1, 0], [0, 0]]);
 });
