@@ -9,6 +9,7 @@
 
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
+import { Buffer } from "node:buffer";
 import { fileURLToPath } from "node:url";
 import { AppError, Code } from "../../lib/errors.ts";
 import type { AnswerEvent, AskRequest, ChatClient, HistoryMessage } from "../client.ts";
@@ -53,7 +54,7 @@ export function createGrpcClient(options: GrpcClientOptions): ChatClient {
   const { address, tls } = grpcTarget(options.url, options.caPem);
   const creds = tls
     ? grpc.credentials.createSsl(
-      options.caPem ? new TextEncoder().encode(options.caPem) as unknown as Buffer : null,
+      options.caPem ? Buffer.from(options.caPem) : null,
     )
     : grpc.credentials.createInsecure();
   const typed: Stub = new pkg.easybackend.v1.Chat(address, creds);

@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import { startServer } from "../_helpers/server_process.ts";
+import { makeServerCertificate } from "./_cert.ts";
 import { idsOf, runChat } from "./_chat.ts";
 
 type Server = Awaited<ReturnType<typeof startServer>>;
@@ -132,4 +133,37 @@ Deno.test("chat fails with usage status 2 when a flag is wrong or the prompt is 
   const empty = await runChat(["--protocol", "http", "--url", "http://127.0.0.1:9"], "\n");
   assert.equal(empty.code, 2);
   assert.match(empty.stderr, /prompt is empty/);
+});
+
+Deno.test("chat one-shot trusts the --ca certificate over TLS on every protocol", async (t) => {
+  await using tls = await makeServerCertificate();
+  const server = await startServer({ env: { TLS_CERT: tls.certFile, TLS_KEY: tls.keyFile } });
+  try {
+    const port = new URL(server.httpUrl).port;
+    const urls: Record<string, string[]> = {
+      http: ["--url", `https://127.0.0.1:${port}`],
+      sse: ["--url", `https://127.0.0.1:${port}`],
+      // gRPC over TLS under Deno verifies a host name, not an IP address.
+      grpc: ["--url", `grpcs://localhost:${server.grpcPort}`],
+      ws: ["--url", `wss://127.0.0.1:${server.wsPort}`],
+    };
+    for (const protocol of PROTOCOLS) {
+      await t.step(`over ${protocol}`, async () => {
+        const args = ["--protocol", protocol, ...urls[protocol], "--ca", tls.certFile];
+        const run = await runChat([...args, "secure question"]);
+        assert.equal(run.code, 0, run.stderr);
+        assert.match(run.stdout, /you said "secure question"/);
+      });
+    }
+    await t.step("fails in one line without --ca", async () => {
+      const run = await runChat(["--protocol", "sse", ...urls.sse, "hi"]);
+      assert.equal(run.code, 1);
+      assert.match(
+        run.stderr,
+        /^error: Cannot reach the server at \S+: TLS failed \(see --ca\)\n$/,
+      );
+    });
+  } finally {
+    await server.stop();
+  }
 });
