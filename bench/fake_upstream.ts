@@ -71,12 +71,10 @@ function contentChunk(i: number): Uint8Array {
 }
 
 function finalChunks(chunks: number, usage: boolean): Uint8Array {
-  let text =
-    'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,' +
+  let text = 'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,' +
     '"model":"bench","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n';
   if (usage) {
-    text +=
-      'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,' +
+    text += 'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,' +
       `"model":"bench","choices":[],"usage":{"prompt_tokens":10,"completion_tokens":${
         chunks * 4
       },"total_tokens":${10 + chunks * 4}}}\n\n`;
@@ -134,7 +132,11 @@ function jsonAnswer(shape: AnswerShape): Response {
       message: { role: "assistant", content: parts.join("") },
       finish_reason: "stop",
     }],
-    usage: { prompt_tokens: 10, completion_tokens: shape.chunks * 4, total_tokens: 10 + shape.chunks * 4 },
+    usage: {
+      prompt_tokens: 10,
+      completion_tokens: shape.chunks * 4,
+      total_tokens: 10 + shape.chunks * 4,
+    },
   };
   return new Response(JSON.stringify(body), { headers: { "content-type": "application/json" } });
 }

@@ -1,0 +1,196 @@
+/**
+ * The benchmark's child processes: the fake upstream, EasyBackend (`main.ts`)
+ * and one load generator per run, plus the RSS sampler that reads a server's
+ * `/proc/<pid>/status`.
+ * @module
+ */
+
+import { fileURLToPath } from "node:url";
+import type { LoadSpec } from "./loadgen.ts";
+import type { LoadResult } from "./recorder.ts";
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+const decoder = new TextDecoder();
+
+/** A running child process. */
+export interface Child {
+  pid: number;
+  /** Stops it (SIGTERM, then SIGKILL after `graceMs`) and waits for it. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+function childOf(proc: Deno.ChildProcess): Child {
+  return {
+    pid: proc.pid,
+    async stop(graceMs = 5000) {
+      try {
+        proc.kill("SIGTERM");
+      } catch {
+        // Already gone.
+      }
+      const timer = setTimeout(() => {
+        try {
+          proc.kill("SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      }, graceMs);
+      await proc.status;
+      clearTimeout(timer);
+    },
+  };
+}
+
+async function firstLine(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const reader = stream.getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    text += decoder.decode(value, { stream: true });
+  }
+  reader.releaseLock();
+  // Drain the rest so the child never blocks on a full pipe.
+  stream.pipeTo(new WritableStream()).catch(() => {});
+  return text.split("\n")[0];
+}
+
+/** Starts the fake upstream; resolves with its port once it listens. */
+export async function startFakeUpstream(): Promise<Child & { port: number }> {
+  const proc = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", "bench/fake_upstream.ts"],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const line = await firstLine(proc.stdout);
+  const port = Number(JSON.parse(line).port);
+  return { ...childOf(proc), port };
+}
+
+/** A port that was free a moment ago on 127.0.0.1. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+async function waitForPort(port: number, deadline: number): Promise<void> {
+  while (Date.now() < deadline) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`Cannot start EasyBackend: port ${port} did not open in time`);
+}
+
+/** EasyBackend's ports. */
+export interface BackendPorts {
+  http: number;
+  grpc: number;
+  ws: number;
+}
+
+/** Starts `main.ts` against the fake upstream with a fresh data dir. */
+export async function startBackend(
+  upstreamPort: number,
+  dataDir: string,
+): Promise<Child & { ports: BackendPorts }> {
+  const ports = { http: freePort(), grpc: freePort(), ws: freePort() };
+  const proc = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-env",
+      "--allow-read",
+      "--allow-write",
+      "--allow-sys",
+      "main.ts",
+    ],
+    cwd: ROOT,
+    env: {
+      API_KEY: "sk-bench",
+      API_BASE_URL: `http://127.0.0.1:${upstreamPort}/v1`,
+      MODEL: "bench-c20-d0",
+      DATA_DIR: dataDir,
+      HOST: "127.0.0.1",
+      HTTP_PORT: String(ports.http),
+      GRPC_PORT: String(ports.grpc),
+      WS_PORT: String(ports.ws),
+      LOG_LEVEL: "warn",
+    },
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn();
+  const deadline = Date.now() + 30_000;
+  // The listeners start in this order; the last one open means all are.
+  for (const port of [ports.http, ports.grpc, ports.ws]) await waitForPort(port, deadline);
+  return { ...childOf(proc), ports };
+}
+
+/** Runs one load generator process and returns its result. */
+export async function runLoadProcess(spec: LoadSpec): Promise<LoadResult> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-read",
+      "--allow-env",
+      "--allow-sys",
+      "bench/loadgen.ts",
+      "--spec",
+      JSON.stringify(spec),
+    ],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const lines = decoder.decode(out.stdout).trim().split("\n");
+  try {
+    return JSON.parse(lines[lines.length - 1]) as LoadResult;
+  } catch {
+    throw new Error(
+      `Cannot read the load generator's result: ${decoder.decode(out.stderr).slice(-500)}`,
+    );
+  }
+}
+
+function statusKb(pid: number, field: string): number {
+  try {
+    const text = Deno.readTextFileSync(`/proc/${pid}/status`);
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text);
+    return m ? Number(m[1]) : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Samples a process's resident memory while a run goes on. */
+export class RssSampler {
+  #pid: number;
+  #peakKb = 0;
+  #timer: ReturnType<typeof setInterval>;
+
+  /** @param pid the process; @param everyMs the sampling interval */
+  constructor(pid: number, everyMs = 100) {
+    this.#pid = pid;
+    this.#sample();
+    this.#timer = setInterval(() => this.#sample(), everyMs);
+  }
+
+  #sample(): void {
+    const kb = statusKb(this.#pid, "VmRSS");
+    if (kb > this.#peakKb) this.#peakKb = kb;
+  }
+
+  /** Stops sampling; returns the peak VmRSS seen and the process's VmHWM, in MiB. */
+  stop(): { peakMiB: number; hwmMiB: number } {
+    clearInterval(this.#timer);
+    this.#sample();
+    return { peakMiB: this.#peakKb / 1024, hwmMiB: statusKb(this.#pid, "VmHWM") / 1024 };
+  }
+}

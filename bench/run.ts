@@ -1,0 +1,111 @@
+/**
+ * The benchmark (`deno task bench`): starts the fake upstream and EasyBackend
+ * in their own processes, runs each scenario DIRECT (A) and through
+ * EasyBackend (B) alternating A B A B for several rounds, each run in a fresh
+ * load-generator process, and prints medians, spread and ratios to DIRECT.
+ *
+ *   deno task bench [--rounds 3] [--duration 2500] [--only sse64,json64] [--full] [--json out.json]
+ *
+ * Everything runs on 127.0.0.1, every loop is bounded in count and time.
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import {
+  type BackendPorts,
+  RssSampler,
+  runLoadProcess,
+  startBackend,
+  startFakeUpstream,
+} from "./processes.ts";
+import type { LoadResult } from "./recorder.ts";
+import { type Scenario, scenarios } from "./scenarios.ts";
+import { type Row, table } from "./table.ts";
+
+const encoder = new TextEncoder();
+
+function print(line: string): void {
+  Deno.stdout.writeSync(encoder.encode(line + "\n"));
+}
+
+function portFor(protocol: string, ports: BackendPorts): number {
+  if (protocol.startsWith("ws")) return ports.ws;
+  if (protocol.startsWith("grpc")) return ports.grpc;
+  return ports.http;
+}
+
+/** One measured run with the server's memory. */
+export interface Measured extends LoadResult {
+  peakRssMiB: number;
+}
+
+async function measure(
+  scenario: Scenario,
+  side: "A" | "B",
+  env: { upstream: { pid: number; port: number }; backend: { pid: number; ports: BackendPorts } },
+): Promise<Measured> {
+  const protocol = side === "A" ? scenario.direct! : scenario.backend;
+  const port = side === "A" ? env.upstream.port : portFor(protocol, env.backend.ports);
+  const sampler = new RssSampler(side === "A" ? env.upstream.pid : env.backend.pid);
+  const result = await runLoadProcess({ ...scenario.load, protocol, host: "127.0.0.1", port });
+  const rss = sampler.stop();
+  const errors = result.errors > 0 ? ` errors=${result.errors}` : "";
+  print(
+    `  ${scenario.name} ${side} ${protocol}: ${result.rps.toFixed(1)} req/s, ` +
+      `delay p50/p99 ${result.delayP50?.toFixed(2)}/${result.delayP99?.toFixed(2)} ms, ` +
+      `${result.requests} ok${errors}, rss ${rss.peakMiB.toFixed(0)} MiB`,
+  );
+  if (result.errors > 0) print(`    ${JSON.stringify(result.errorKinds)}`);
+  return { ...result, peakRssMiB: rss.peakMiB };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      rounds: { type: "string", default: "3" },
+      duration: { type: "string", default: "2500" },
+      only: { type: "string" },
+      full: { type: "boolean", default: false },
+      json: { type: "string" },
+    },
+  });
+  const rounds = Math.max(1, Math.min(20, Number(values.rounds)));
+  const only = values.only ? new Set(values.only.split(",")) : null;
+  const chosen = scenarios(Math.max(500, Math.min(30_000, Number(values.duration)))).filter((s) =>
+    only ? only.has(s.name) : !s.full || values.full
+  );
+  const dataDir = await Deno.makeTempDir({ prefix: "easybackend-bench-" });
+  const upstream = await startFakeUpstream();
+  const backend = await startBackend(upstream.port, dataDir);
+  const env = { upstream, backend };
+  const runs = new Map<string, { A: Measured[]; B: Measured[] }>();
+  try {
+    for (let round = 1; round <= rounds; round++) {
+      print(`round ${round}/${rounds}`);
+      for (const s of chosen) {
+        if (round > (s.maxRounds ?? rounds)) continue;
+        const entry = runs.get(s.name) ?? { A: [], B: [] };
+        runs.set(s.name, entry);
+        if (s.direct !== null) entry.A.push(await measure(s, "A", env));
+        entry.B.push(await measure(s, "B", env));
+      }
+    }
+  } finally {
+    await backend.stop();
+    await upstream.stop();
+    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+  }
+  const rows: Row[] = chosen.map((s) => ({
+    scenario: s,
+    A: s.direct !== null ? runs.get(s.name)!.A : runs.get(s.directFrom!)?.A ?? [],
+    B: runs.get(s.name)!.B,
+  }));
+  print("");
+  print(table(rows, { rounds, cores: navigator.hardwareConcurrency }));
+  if (values.json) {
+    await Deno.writeTextFile(values.json, JSON.stringify(Object.fromEntries(runs), null, 1));
+  }
+}
+
+if (import.meta.main) await main();
