@@ -32,6 +32,11 @@ interface Encoder {
   countTokens(text: string, options: { disallowedSpecial: Set<string> }): number;
 }
 
+/** Longest run of non-space characters counted in one piece. */
+const SLICE = 256;
+const LONG_RUN = new RegExp(`\\S{${SLICE + 1}}`);
+const LONG_RUNS = new RegExp(`\\S{${SLICE + 1},}`, "g");
+
 const loaded = new Map<EncodingName, Promise<TokenCounter>>();
 
 /**
@@ -58,7 +63,21 @@ async function importEncoder(name: EncodingName): Promise<Encoder> {
 function makeCounter(encoding: EncodingName, encoder: Encoder): TokenCounter {
   // An empty set: user text such as "<|endoftext|>" is counted as plain text, never rejected.
   const options = { disallowedSpecial: new Set<string>() };
-  const count = (text: string): number => text === "" ? 0 : encoder.countTokens(text, options);
+  const exact = (text: string): number => text === "" ? 0 : encoder.countTokens(text, options);
+  const count = (text: string): number => {
+    if (!LONG_RUN.test(text)) return exact(text);
+    // BPE cost grows with the square of a word's length: a long run without
+    // spaces (CJK prose, base64, "xxxx…") is counted in slices, which can be
+    // off by a token per slice but keeps the event loop free.
+    let total = 0;
+    let last = 0;
+    for (const m of text.matchAll(LONG_RUNS)) {
+      total += exact(text.slice(last, m.index));
+      for (let i = 0; i < m[0].length; i += SLICE) total += exact(m[0].slice(i, i + SLICE));
+      last = m.index + m[0].length;
+    }
+    return total + exact(text.slice(last));
+  };
   const countMessage = (message: ChatMessage): number =>
     TOKENS_PER_MESSAGE + count(message.role) + count(message.content);
   return {

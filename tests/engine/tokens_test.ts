@@ -104,3 +104,14 @@ Deno.test("tokenCounterFor loads each encoding once when called concurrently", a
   const [a, b] = await Promise.all([tokenCounterFor("gpt-4o"), tokenCounterFor("o3")]);
   assert.equal(a, b);
 });
+
+Deno.test("token counter stays fast on long runs without spaces (CJK prose, base64)", async () => {
+  const counter = await tokenCounterFor("gpt-4o");
+  const started = performance.now();
+  const long = counter.count("x".repeat(200_000)) + counter.count("你好世界".repeat(50_000));
+  // Unsliced, BPE on these takes tens of seconds; sliced it is linear.
+  assert.ok(performance.now() - started < 3_000, "counting blocked the event loop");
+  assert.ok(long > 100_000);
+  // Text without long runs is counted exactly: slicing changes nothing there.
+  assert.strictEqual(counter.count("hello world"), 2);
+});
