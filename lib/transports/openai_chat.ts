@@ -14,6 +14,7 @@ import { completion, completionChunk, newCompletionHeader } from "./openai_chat_
 import { type ChatCompletionsRequest, parseChatCompletionsRequest } from "./openai_chat_request.ts";
 import { jsonResponse, logOpenAIError, readJsonObject } from "./openai_errors.ts";
 import type { JsonObject } from "./openai_fields.ts";
+import { redactStreamErrors, upstreamErrorResponse } from "./openai_redact.ts";
 import { jsonEvent, sseResponse } from "./openai_sse.ts";
 
 /**
@@ -56,13 +57,19 @@ async function passThrough(
 ): Promise<Response> {
   const sent = body.model === undefined ? { ...body, model: engine.defaultModel } : body;
   const upstream = await pass.chatCompletions(sent, ctx);
+  if (upstream.status >= 400) {
+    ctx.logger.info("chat completions passed through", { status: upstream.status });
+    return await upstreamErrorResponse(upstream);
+  }
   const headers = new Headers();
   for (const name of FORWARDED_HEADERS) {
     const value = upstream.headers.get(name);
     if (value !== null) headers.set(name, value);
   }
   ctx.logger.info("chat completions passed through", { status: upstream.status });
-  return new Response(upstream.body, { status: upstream.status, headers });
+  const isStream = headers.get("content-type")?.startsWith("text/event-stream") ?? false;
+  const out = isStream ? upstream.body?.pipeThrough(redactStreamErrors()) : upstream.body;
+  return new Response(out ?? null, { status: upstream.status, headers });
 }
 
 /**
