@@ -24,8 +24,9 @@ export interface TestCertificate extends AsyncDisposable {
 }
 
 /**
- * Generates a self-signed EC certificate valid for a day, with the subject
- * alternative names `IP:127.0.0.1` and `DNS:localhost`.
+ * Generates a self-signed EC leaf certificate valid for a day, with the
+ * subject alternative names `IP:127.0.0.1` and `DNS:localhost`; clients trust
+ * it by taking the certificate itself as their CA.
  * @throws {Error} with openssl's output when the command fails
  */
 export async function makeTestCertificate(): Promise<TestCertificate> {
@@ -47,6 +48,13 @@ export async function makeTestCertificate(): Promise<TestCertificate> {
       "/CN=localhost",
       "-addext",
       "subjectAltName=IP:127.0.0.1,DNS:localhost",
+      // A leaf, not a CA: rustls (Deno's fetch) refuses a CA certificate used as the server's.
+      "-addext",
+      "basicConstraints=critical,CA:FALSE",
+      "-addext",
+      "keyUsage=critical,digitalSignature",
+      "-addext",
+      "extendedKeyUsage=serverAuth",
       "-keyout",
       keyFile,
       "-out",

@@ -31,6 +31,8 @@ export interface Target {
   grpcAddress: string;
   /** gRPC channel credentials. @default insecure */
   grpcCreds?: grpc.ChannelCredentials;
+  /** gRPC channel options (e.g. `grpc.ssl_target_name_override`). */
+  grpcOptions?: grpc.ChannelOptions;
 }
 
 /** One question. */
@@ -264,7 +266,8 @@ async function askWs(t: Target, req: AskRequest, json: boolean): Promise<AskResu
 async function askGrpc(t: Target, req: AskRequest, typed: boolean): Promise<AskResult> {
   const ctors = clientConstructors();
   const Ctor = typed ? ctors.typed : ctors.legacy;
-  const client = new Ctor(t.grpcAddress, t.grpcCreds ?? grpc.credentials.createInsecure());
+  const creds = t.grpcCreds ?? grpc.credentials.createInsecure();
+  const client = new Ctor(t.grpcAddress, creds, t.grpcOptions);
   const md = new grpc.Metadata();
   if (req.token !== null) md.set("authorization", `Bearer ${req.token}`);
   try {
