@@ -2,8 +2,8 @@
  * The conversation store on sqlite (`node:sqlite`, the only module that imports
  * it). One file `<dataDir>/easybackend.db` in WAL mode. Every acknowledged
  * write survives a process crash and a power cut: a write's promise resolves
- * only after the WAL file has been fsynced (an ask commits four times, never
- * per delta).
+ * only after the WAL file has been fsynced (an ask commits four times and
+ * waits for two fsyncs, never per delta).
  *
  * The fsync is a group commit off the event loop: sqlite commits with
  * `synchronous=NORMAL` (the WAL write, no fsync: sqlite's own guarantee is
@@ -225,10 +225,14 @@ class SqliteStore implements ConversationStore {
     }
   }
 
-  /** Runs a write, then waits until it is durable. */
-  async #write<T>(fn: () => T, transaction: boolean): Promise<T> {
+  /**
+   * Runs a write, then (when `wait`) waits until it is durable. A write that
+   * does not wait is made durable by the next write that does: the WAL is one
+   * sequential file, and one fsync covers every commit before it.
+   */
+  async #write<T>(fn: () => T, transaction: boolean, wait = true): Promise<T> {
     const out = await (transaction ? this.#transaction(fn) : this.#run(fn));
-    await this.#durable();
+    if (wait) await this.#durable();
     return out;
   }
 
@@ -282,12 +286,17 @@ class SqliteStore implements ConversationStore {
   }
 
   createConversation(input: { id?: string; owner: string; title?: string }) {
-    return this.#write(() => {
-      const id = input.id ?? crypto.randomUUID();
-      const now = this.#now();
-      this.#stmt("insertConversation").run(id, input.owner, input.title ?? "", now, now);
-      return toConversation(this.#stmt("getConversation").get(id, input.owner)!);
-    }, false);
+    return this.#write(
+      () => {
+        const id = input.id ?? crypto.randomUUID();
+        const now = this.#now();
+        this.#stmt("insertConversation").run(id, input.owner, input.title ?? "", now, now);
+        return toConversation(this.#stmt("getConversation").get(id, input.owner)!);
+        // An empty conversation acknowledges nothing: the first message's fsync covers it.
+      },
+      false,
+      false,
+    );
   }
 
   getConversation(id: string, owner: string) {
@@ -298,37 +307,42 @@ class SqliteStore implements ConversationStore {
   }
 
   appendMessage(input: NewMessage) {
-    return this.#write(() => {
-      if (!this.#stmt("conversationExists").get(input.conversationId)) {
-        throw new AppError(Code.NotFound, `Cannot find conversation ${input.conversationId}`);
-      }
-      let depth = 0;
-      if (input.parentId !== null) {
-        const parent = this.#stmt("getMessage").get(input.parentId);
-        if (!parent || parent.conversation_id !== input.conversationId) {
-          throw new AppError(
-            Code.NotFound,
-            `Cannot find message ${input.parentId} in conversation ${input.conversationId}`,
-          );
+    return this.#write(
+      () => {
+        if (!this.#stmt("conversationExists").get(input.conversationId)) {
+          throw new AppError(Code.NotFound, `Cannot find conversation ${input.conversationId}`);
         }
-        depth = Number(parent.depth) + 1;
-      }
-      const id = input.id ?? crypto.randomUUID();
-      const now = this.#now();
-      this.#stmt("insertMessage").run(
-        id,
-        input.conversationId,
-        input.parentId,
-        input.role,
-        input.content,
-        input.model ?? null,
-        input.status ?? "complete",
-        depth,
-        now,
-      );
-      this.#stmt("touchConversation").run(id, now, input.conversationId);
-      return toMessage(this.#stmt("getMessage").get(id)!);
-    }, true);
+        let depth = 0;
+        if (input.parentId !== null) {
+          const parent = this.#stmt("getMessage").get(input.parentId);
+          if (!parent || parent.conversation_id !== input.conversationId) {
+            throw new AppError(
+              Code.NotFound,
+              `Cannot find message ${input.parentId} in conversation ${input.conversationId}`,
+            );
+          }
+          depth = Number(parent.depth) + 1;
+        }
+        const id = input.id ?? crypto.randomUUID();
+        const now = this.#now();
+        this.#stmt("insertMessage").run(
+          id,
+          input.conversationId,
+          input.parentId,
+          input.role,
+          input.content,
+          input.model ?? null,
+          input.status ?? "complete",
+          depth,
+          now,
+        );
+        this.#stmt("touchConversation").run(id, now, input.conversationId);
+        return toMessage(this.#stmt("getMessage").get(id)!);
+        // A reply placeholder holds no text yet: finishMessage's fsync covers it.
+      },
+      true,
+      input.status !== "in_progress",
+    );
   }
 
   finishMessage(id: string, done: FinishedMessage) {
