@@ -132,8 +132,52 @@ export function limitEngine(engine: Engine, options: LimitOptions): Engine {
     deleteConversation: guarded(engine.deleteConversation.bind(engine), 1),
     listModels: guarded(engine.listModels.bind(engine), 0),
     passThrough: engine.passThrough && {
-      chatCompletions: guarded(engine.passThrough.chatCompletions.bind(engine.passThrough), 1),
+      chatCompletions: async (body: Record<string, unknown>, ctx: CallContext) => {
+        admit(ctx);
+        const release = openStream(ctx);
+        try {
+          return releasingBody(await engine.passThrough!.chatCompletions(body, ctx), release);
+        } catch (err) {
+          release();
+          throw err;
+        }
+      },
     },
     defaultModel: engine.defaultModel,
   };
+}
+
+/**
+ * The pass-through's response, counted as a stream until its body ends, fails
+ * or is canceled by the client.
+ */
+function releasingBody(res: Response, release: () => void): Response {
+  if (res.body === null) {
+    release();
+    return res;
+  }
+  const reader = res.body.getReader();
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) {
+          release();
+          controller.close();
+        } else controller.enqueue(value);
+      } catch (err) {
+        release();
+        controller.error(err);
+      }
+    },
+    async cancel(reason) {
+      release();
+      await reader.cancel(reason).catch(() => {});
+    },
+  }, { highWaterMark: 0 });
+  return new Response(body, {
+    status: res.status,
+    statusText: res.statusText,
+    headers: res.headers,
+  });
 }

@@ -52,6 +52,17 @@ function assertRefused(protocol: AskProtocol, r: AskResult, message: RegExp): vo
   if (protocol === "ws-json") assert.equal(r.code, "rate_limited", why);
 }
 
+/** The status of a `/v1/chat/completions` pass-through call (its body is read to the end). */
+async function passThroughStatus(s: SecureServer, token: string): Promise<number> {
+  const res = await fetch(`${s.target.httpUrl}/v1/chat/completions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify({ messages: [{ role: "user", content: "hi" }], stream: true }),
+  });
+  await res.text();
+  return res.status;
+}
+
 /** Asks until the server admits again (the held answer's slot is freed a moment after it ends). */
 async function admittedSoon(s: SecureServer, token: string): Promise<void> {
   for (let i = 0; i < 50; i++) {
@@ -77,6 +88,7 @@ Deno.test("an answer over MAX_STREAMS_PER_TOKEN or MAX_STREAMS is refused on eve
     );
     assert.equal(s.count("user"), stored, `${protocol} stored a refused prompt`);
   }
+  assert.equal(await passThroughStatus(s, A), 429);
   // Another token still gets an answer while A is held: the limit is per token.
   assert.ok((await askOver(s.target, "ws-json", { token: B, prompt: "mine" })).ok);
 
@@ -87,10 +99,14 @@ Deno.test("an answer over MAX_STREAMS_PER_TOKEN or MAX_STREAMS is refused on eve
     assertRefused(protocol, await askOver(s.target, protocol, { token: C, prompt: "3rd" }), total);
     assert.equal(s.count("user"), stored, `${protocol} stored a refused prompt`);
   }
+  assert.equal(await passThroughStatus(s, C), 429);
   await heldB.release();
   await admittedSoon(s, C);
   await heldA.release();
   await admittedSoon(s, A);
+  // A finished pass-through stream frees its slot: two in a row with a limit of one.
+  assert.equal(await passThroughStatus(s, A), 200);
+  assert.equal(await passThroughStatus(s, A), 200);
   // The held answers were cut short and are stored incomplete; no refused prompt was stored.
   const statuses = s.query(
     "SELECT status FROM messages WHERE role = 'assistant' ORDER BY created_at",
