@@ -46,7 +46,6 @@ function endedEarly(): AppError {
 /** Waits for the whole answer and returns the final Response object. */
 export async function collectResponse(run: RunningAnswer): Promise<Record<string, unknown>> {
   const { state } = run;
-  let finished = false;
   try {
     for (let next = run.first; !next.done; next = await run.events.next()) {
       const event = next.value;
@@ -54,13 +53,14 @@ export async function collectResponse(run: RunningAnswer): Promise<Record<string
         state.text += event.text;
         continue;
       }
-      finished = true;
       applyDone(state, event);
       return responseObject(state);
     }
     throw endedEarly();
   } finally {
-    if (!finished) await run.events.return?.();
+    // Also after the end: the engine's generators then run their `finally`
+    // (the answer's log line and metrics, the stream slot).
+    await run.events.return?.();
   }
 }
 
@@ -84,7 +84,6 @@ export async function* streamResponse(
     return jsonEvent({ type, sequence_number: sequence++, ...fields }, type);
   }
   const at = { "item_id": outputItemId(state.id), "output_index": 0, "content_index": 0 };
-  let finished = false;
   try {
     yield emit("response.created", { response: responseObject(state) });
     yield emit("response.in_progress", { response: responseObject(state) });
@@ -98,7 +97,6 @@ export async function* streamResponse(
         yield emit("response.output_text.delta", { ...at, delta: event.text, logprobs: [] });
         continue;
       }
-      finished = true;
       applyDone(state, event);
       yield emit("response.output_text.done", { ...at, text: state.text, logprobs: [] });
       yield emit("response.content_part.done", { ...at, part: outputTextPart(state.text) });
@@ -114,6 +112,8 @@ export async function* streamResponse(
     state.error = { code: error.reason ?? codeName(error.code), message: error.message };
     yield emit("response.failed", { response: responseObject(state) });
   } finally {
-    if (!finished) await run.events.return?.();
+    // Also after the end: the engine's generators then run their `finally`
+    // (the answer's log line and metrics, the stream slot).
+    await run.events.return?.();
   }
 }
