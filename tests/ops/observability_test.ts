@@ -172,16 +172,20 @@ Deno.test("a full run over every protocol logs one answer line per ask with the 
   }
 });
 
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = l.addr.port;
-  l.close();
-  return port;
+/** Distinct free ports: all held open at once, then released. */
+function freePorts(n: number): number[] {
+  const listeners = Array.from(
+    { length: n },
+    () => Deno.listen({ hostname: "127.0.0.1", port: 0 }),
+  );
+  const ports = listeners.map((l) => l.addr.port);
+  for (const l of listeners) l.close();
+  return ports;
 }
 
 Deno.test("LOG_LEVEL=warn drops info lines and keeps warnings", async () => {
   const dir = await Deno.makeTempDir({ prefix: "eb-ops-level-" });
-  const [http, grpcPort, ws] = [freePort(), freePort(), freePort()];
+  const [http, grpcPort, ws] = freePorts(3);
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-all", new URL("../../main.ts", import.meta.url).pathname],
     env: {
