@@ -31,7 +31,11 @@ const SHUTDOWN_CLOSE_CODE = 1001;
  * @param deps engine, config, logger and the shutdown signal
  * @param options backpressure and ping tuning
  */
-export function serveWs(deps: TransportDeps, options: WsOptions = {}): Promise<ServerHandle> {
+// deno-lint-ignore require-await -- async so a bind failure rejects instead of throwing
+export async function serveWs(
+  deps: TransportDeps,
+  options: WsOptions = {},
+): Promise<ServerHandle> {
   const { config, engine } = deps;
   const logger = deps.logger.child({ protocol: "ws" });
   const auth = new Authenticator(config.authTokens);
@@ -105,10 +109,13 @@ export function serveWs(deps: TransportDeps, options: WsOptions = {}): Promise<S
     logger.info("closed", { port });
   }
 
-  return Promise.resolve({
+  deps.metrics?.gauge("easybackend_ws_connections", "Open WebSocket connections", () => [
+    [{}, sessions.size],
+  ]);
+  return {
     port,
     close: (signal?: AbortSignal) => (closing ??= close(signal)),
-  });
+  };
 }
 
 function shuttingDown(): AppError {

@@ -36,11 +36,6 @@ export async function startWs(
     HOST: "127.0.0.1",
     WS_PORT: "0",
     DATA_DIR: dataDir,
-    RATE_LIMIT_RPM: "0",
-    MAX_STREAMS_PER_TOKEN: "0",
-    MAX_STREAMS: "0",
-    MAX_WS_FRAME_BYTES: "1048576",
-    MAX_GRPC_MESSAGE_BYTES: "1048576",
     ...options.env,
   });
   if (parsed.help) throw new Error("unexpected --help");

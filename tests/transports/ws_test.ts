@@ -222,6 +222,24 @@ Deno.test("closing the socket mid-stream stores the partial reply incomplete", a
   }, { delayMs: 40 });
 });
 
+Deno.test("a frame gets a payload_too_large error when it exceeds MAX_WS_FRAME_BYTES", async () => {
+  await withServer(async (h) => {
+    const c = await connect(h.url);
+    try {
+      c.send({ type: "ask", id: "big", prompt: "é".repeat(1024) });
+      const json = await c.nextJson();
+      assert.equal(json.code, "resource_exhausted");
+      assert.equal(json.reason, "payload_too_large");
+      c.send(`<|ask|>$$$${"x".repeat(2048)}`);
+      assert.match(await c.next(), /^<\|err\|>\$Cannot accept the frame: it is too large$/);
+      c.send({ type: "ask", id: "small", prompt: "fits" });
+      assert.equal((await c.jsonAnswer("small")).last.type, "done");
+    } finally {
+      await c.close();
+    }
+  }, { env: { MAX_WS_FRAME_BYTES: "2000" } });
+});
+
 Deno.test("plain GET gets 426 when it asks no upgrade", async () => {
   await withServer(async (h) => {
     const res = await fetch(h.url.replace("ws:", "http:") + "/anything");
