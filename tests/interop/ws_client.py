@@ -1,13 +1,14 @@
 """Drives EasyBackend's WebSocket transport with a client we did not write
 (Debian's python3-websockets), the way the original project's clients did.
 
-Usage: ws_client.py <ws-url> <token>
+Usage: ws_client.py <ws-url> <token> [<ca-file>]   (a CA file for wss:// URLs)
 Asserts as it goes; on success prints one JSON line with the ids it saw and
 exits 0.
 """
 
 import asyncio
 import json
+import ssl
 import sys
 
 import websockets
@@ -35,9 +36,10 @@ async def json_answer(ws, ask_id, aside):
             return text, frame
 
 
-async def main(url, token):
+async def main(url, token, cafile):
     headers = {"Authorization": "Bearer " + token}
-    async with websockets.connect(url, extra_headers=headers) as ws:
+    tls = ssl.create_default_context(cafile=cafile) if cafile else None
+    async with websockets.connect(url, extra_headers=headers, ssl=tls) as ws:
         # The original protocol, multi-turn, with $ and newlines and multi-byte text.
         prompt = "cost: $3 and $$\nnext line: 你好 🚀"
         await ws.send("<|ask|>$new$new$" + prompt)
@@ -99,4 +101,4 @@ async def main(url, token):
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2]))
+    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None))

@@ -4,6 +4,7 @@ import { EchoProvider } from "../../lib/providers/echo/client.ts";
 import { silentLogger } from "../../lib/log.ts";
 import { Authenticator } from "../../lib/transports/auth.ts";
 import { startWs } from "../transports/ws_client.ts";
+import { makeTestCertificate } from "../_helpers/tls.ts";
 
 const SCRIPT = fileURLToPath(new URL("./ws_client.py", import.meta.url));
 const TOKEN = "py-token";
@@ -19,10 +20,22 @@ async function python(): Promise<string> {
 }
 
 Deno.test("python websockets client talks both protocols when it sends a bearer header", async () => {
-  const h = await startWs(new EchoProvider({ delayMs: 15 }), { env: { AUTH_TOKENS: TOKEN } });
+  await runPythonClient({});
+});
+
+Deno.test("python websockets client talks both protocols over WSS when TLS is on", async () => {
+  await using tls = await makeTestCertificate();
+  await runPythonClient({ TLS_CERT: tls.certFile, TLS_KEY: tls.keyFile }, tls.certFile);
+});
+
+async function runPythonClient(env: Record<string, string>, caFile?: string): Promise<void> {
+  const h = await startWs(new EchoProvider({ delayMs: 15 }), {
+    env: { AUTH_TOKENS: TOKEN, ...env },
+  });
   try {
+    const url = caFile ? h.url.replace("ws:", "wss:") : h.url;
     const out = await new Deno.Command(await python(), {
-      args: [SCRIPT, `${h.url}/`, TOKEN],
+      args: [SCRIPT, `${url}/`, TOKEN, ...(caFile ? [caFile] : [])],
       stdout: "piped",
       stderr: "piped",
     }).output();
@@ -45,7 +58,7 @@ Deno.test("python websockets client talks both protocols when it sends a bearer 
   } finally {
     await h.close();
   }
-});
+}
 
 function principalOf(token: string): Promise<string> {
   return new Authenticator([token]).principal(token);
