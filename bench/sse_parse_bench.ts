@@ -9,7 +9,8 @@
 
 import { parseSSE } from "../lib/sse/parse.ts";
 
-const CHUNK = 'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,' +
+const CHUNK =
+  'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,' +
   '"model":"bench","choices":[{"index":0,"delta":{"content":"Bonjour à tous "},' +
   '"finish_reason":null}]}\n\n';
 
