@@ -320,3 +320,29 @@ Deno.test("close aborts running asks and closes sockets with 1001 when the grace
     await h.close();
   }
 });
+
+Deno.test("an idle socket gets pings and is dropped when the peer never answers them", async () => {
+  await withServer(async (h) => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: h.server.port });
+    try {
+      await conn.write(new TextEncoder().encode(
+        "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+      ));
+      // Read until the server hangs up; never answer its pings.
+      const seen: number[] = [];
+      const buf = new Uint8Array(4096);
+      const started = Date.now();
+      for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) {
+        // The first frame may share a read with the 101 head; its header ends in a blank line.
+        const text = new TextDecoder().decode(buf.subarray(0, n));
+        const at = text.startsWith("HTTP/1.1 101") ? text.indexOf("\r\n\r\n") + 4 : 0;
+        if (at < n) seen.push(buf[at] & 0x0f);
+        if (Date.now() - started > 10_000) throw new Error("the server kept the dead peer");
+      }
+      assert.ok(seen.includes(0x9), `a ping frame arrived (opcodes ${seen})`);
+    } finally {
+      conn.close();
+    }
+  }, { ws: { idleTimeoutSeconds: 1 } });
+});
