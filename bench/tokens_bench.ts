@@ -1,12 +1,12 @@
 /**
- * Micro-benchmark of the token counter (lib/engine/tokens.ts): a short
+ * Micro-benchmark of the token counter (lib/tokens.ts): a short
  * prompt, a 10 kB text and a 100-message chat prompt.
  *
  *   deno bench bench/tokens_bench.ts
  * @module
  */
 
-import { tokenCounterFor } from "../lib/engine/tokens.ts";
+import { tokenCounterFor } from "../lib/tokens.ts";
 import type { ChatMessage } from "../lib/providers/provider.ts";
 
 const counter = await tokenCounterFor("gpt-4o-mini");

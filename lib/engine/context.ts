@@ -7,7 +7,7 @@
 
 import { AppError, Code } from "../errors.ts";
 import type { ChatMessage } from "../providers/provider.ts";
-import { tokenCounterFor } from "./tokens.ts";
+import { tokenCounterFor } from "../tokens.ts";
 
 /** Context windows by model-name prefix, most specific first. */
 const WINDOWS: readonly [RegExp, number][] = [

@@ -19,7 +19,7 @@ import type {
 } from "../providers/provider.ts";
 import type { Conversation, ConversationStore, ListOptions, Message } from "../store/store.ts";
 import { buildContext } from "./context.ts";
-import { tokenCounterFor } from "./tokens.ts";
+import { tokenCounterFor } from "../tokens.ts";
 import type { AskEvent, AskInput, ConversationTree, Engine } from "./types.ts";
 
 /** Options of {@link createEngine}. */

@@ -5,7 +5,7 @@ import {
   DEFAULT_WINDOW,
   promptBudget,
 } from "../../lib/engine/context.ts";
-import { tokenCounterFor } from "../../lib/engine/tokens.ts";
+import { tokenCounterFor } from "../../lib/tokens.ts";
 import { AppError, Code } from "../../lib/errors.ts";
 import type { ChatMessage } from "../../lib/providers/provider.ts";
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createEngine, type EngineOptions } from "../../lib/engine/engine.ts";
 import type { AskEvent, AskInput, Engine } from "../../lib/engine/types.ts";
-import { tokenCounterFor } from "../../lib/engine/tokens.ts";
+import { tokenCounterFor } from "../../lib/tokens.ts";
 import { AppError, Code } from "../../lib/errors.ts";
 import { createLogger, type Logger, silentLogger } from "../../lib/log.ts";
 import { EchoProvider, echoReply } from "../../lib/providers/echo/client.ts";

@@ -3,7 +3,7 @@ import { AppError, Code } from "../../lib/errors.ts";
 import { silentLogger } from "../../lib/log.ts";
 import { EchoProvider, echoReply, splitWords } from "../../lib/providers/echo/client.ts";
 import type { CallContext, ChatEvent, ChatMessage } from "../../lib/providers/provider.ts";
-import { tokenCounterFor } from "../../lib/engine/tokens.ts";
+import { tokenCounterFor } from "../../lib/tokens.ts";
 
 function ctxOf(signal = new AbortController().signal): CallContext {
   return { signal, requestId: "t", principal: "anonymous", logger: silentLogger };

@@ -7,7 +7,7 @@
  */
 
 import { abortReason, AppError, Code } from "../../errors.ts";
-import { tokenCounterFor } from "../../engine/tokens.ts";
+import { tokenCounterFor } from "../../tokens.ts";
 import type {
   CallContext,
   ChatEvent,

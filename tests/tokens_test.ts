@@ -4,8 +4,8 @@ import {
   tokenCounterFor,
   TOKENS_PER_MESSAGE,
   TOKENS_REPLY_PRIMING,
-} from "../../lib/engine/tokens.ts";
-import type { ChatMessage } from "../../lib/providers/provider.ts";
+} from "../lib/tokens.ts";
+import type { ChatMessage } from "../lib/providers/provider.ts";
 
 // The example of openai-cookbook "How_to_count_tokens_with_tiktoken": the API reported
 // 129 prompt tokens for gpt-3.5-turbo-0125 and gpt-4-0613, and 124 for gpt-4o.

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { ChatMessage } from "../providers/provider.ts";
+import type { ChatMessage } from "./providers/provider.ts";
 
 /** The encodings we count with. */
 export type EncodingName = "o200k_base" | "cl100k_base";
