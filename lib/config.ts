@@ -115,13 +115,13 @@ export const OPTIONS: readonly Option[] = [
     help: "seconds running answers get to finish on SIGTERM",
     default: "10",
   },
-  { env: "RATE_LIMIT_RPM", help: "requests per minute per client token (0: off)", default: "0" },
+  { env: "RATE_LIMIT_RPM", help: "requests per minute per client token (0: off)", default: "120" },
   {
     env: "MAX_STREAMS_PER_TOKEN",
     help: "answers one client token may stream at once (0: off)",
-    default: "0",
+    default: "16",
   },
-  { env: "MAX_STREAMS", help: "answers the server streams at once (0: off)", default: "0" },
+  { env: "MAX_STREAMS", help: "answers the server streams at once (0: off)", default: "10000" },
   { env: "MAX_WS_FRAME_BYTES", help: "largest WebSocket frame", default: "1048576" },
   { env: "MAX_GRPC_MESSAGE_BYTES", help: "largest gRPC message", default: "4194304" },
 ];
