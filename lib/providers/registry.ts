@@ -39,10 +39,8 @@ export function createProvider(
   options: CreateProviderOptions = {},
 ): Provider {
   const log = logger.child({ provider: config.provider });
-  if (config.provider === "echo") {
-    log.warn("no upstream credential: answering with the offline echo provider");
-    return new EchoProvider({ model: config.model });
-  }
+  // main.ts says loudly at start-up that no upstream is configured.
+  if (config.provider === "echo") return new EchoProvider({ model: config.model });
   const pool = new KeyPool({
     keys: config.apiKeys,
     attempts: config.upstreamAttempts,
