@@ -39,10 +39,19 @@ export function wireUsage(usage: Usage | null | undefined): Record<string, numbe
   };
 }
 
+const encoder = new TextEncoder();
+const KEEP_ALIVE = encoder.encode(encodeSSEComment("keep-alive"));
+
+/**
+ * One delta event's text. JSON never contains a raw line break, so the data
+ * is one `data:` line and the generic encoder's split is not needed.
+ */
+function deltaFrame(text: string): string {
+  return `event: delta\ndata: ${JSON.stringify({ text })}\n\n`;
+}
+
 function frame(event: AskEvent): string | null {
-  if (event.type === "delta") {
-    return encodeSSE({ event: "delta", data: JSON.stringify({ text: event.text }) });
-  }
+  if (event.type === "delta") return deltaFrame(event.text);
   if (event.type === "done") {
     const data = {
       "conversation_id": event.conversationId,
@@ -57,6 +66,11 @@ function frame(event: AskEvent): string | null {
 
 /**
  * Turns the rest of an `ask` iteration into SSE bytes.
+ *
+ * The keep-alive is one timer per stream that checks when the last bytes
+ * went out, not a timer and a `Promise.race` per event: those cost about as
+ * much CPU as the relaying itself at full speed (BENCHMARKS.md). A comment
+ * goes out only while the client waits for the next event.
  * @param iterator the engine's events after `start`
  * @param options keep-alive interval and lifecycle callbacks
  */
@@ -65,55 +79,62 @@ export function askEventStream(
   options: AskEventStreamOptions = {},
 ): ReadableStream<Uint8Array> {
   const keepAliveMs = options.keepAliveMs ?? 15_000;
-  const encoder = new TextEncoder();
-  let pending: Promise<IteratorResult<AskEvent>> | null = null;
   let ended = false;
+  let waiting = false;
+  let lastSent = performance.now();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  const wake = () => {
+    timer = undefined;
+    if (ended) return;
+    const now = performance.now();
+    let left = lastSent + keepAliveMs - now;
+    if (left <= 0) {
+      if (waiting) controller.enqueue(KEEP_ALIVE);
+      lastSent = now;
+      left = keepAliveMs;
+    }
+    timer = setTimeout(wake, left);
+  };
   const end = (err: AppError | null) => {
     if (ended) return;
     ended = true;
+    clearTimeout(timer);
     options.onEnd?.(err);
   };
+  const send = (text: string) => {
+    lastSent = performance.now();
+    controller.enqueue(encoder.encode(text));
+  };
   return new ReadableStream<Uint8Array>({
-    async pull(controller) {
+    start(c) {
+      controller = c;
+      timer = setTimeout(wake, keepAliveMs);
+    },
+    async pull() {
       if (ended) return;
-      if (pending === null) {
-        pending = iterator.next();
-        // A rejection after a cancel has nobody waiting: keep it handled.
-        pending.catch(() => {});
-      }
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const tick = new Promise<"tick">((resolve) => {
-        timer = setTimeout(() => resolve("tick"), keepAliveMs);
-      });
-      let result: IteratorResult<AskEvent> | "tick";
+      let result: IteratorResult<AskEvent>;
+      waiting = true;
       try {
-        result = await Promise.race([pending, tick]);
+        result = await iterator.next();
       } catch (err) {
-        const e = AppError.from(err);
-        pending = null;
+        waiting = false;
         if (ended) return;
-        controller.enqueue(
-          encoder.encode(encodeSSE({ event: "error", data: JSON.stringify(errorBody(e).error) })),
-        );
+        const e = AppError.from(err);
+        send(encodeSSE({ event: "error", data: JSON.stringify(errorBody(e).error) }));
         controller.close();
         end(e);
         return;
-      } finally {
-        clearTimeout(timer);
       }
+      waiting = false;
       if (ended) return;
-      if (result === "tick") {
-        controller.enqueue(encoder.encode(encodeSSEComment("keep-alive")));
-        return;
-      }
-      pending = null;
       if (result.done) {
         controller.close();
         end(null);
         return;
       }
       const text = frame(result.value);
-      if (text !== null) controller.enqueue(encoder.encode(text));
+      if (text !== null) send(text);
     },
     async cancel() {
       const wasEnded = ended;
