@@ -45,6 +45,7 @@ export function serveHttp(deps: TransportDeps, options: HttpOptions = {}): Promi
     abortAll: abortAll.signal,
     draining: () => draining,
     keepAliveMs: options.keepAliveMs,
+    docs: { wsPort: config.wsPort, grpcPort: config.grpcPort, tls: config.tlsCert !== null },
   });
   const tls = config.tlsCert && config.tlsKey ? { cert: config.tlsCert, key: config.tlsKey } : {};
   let server: Deno.HttpServer<Deno.NetAddr>;

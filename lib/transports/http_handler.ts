@@ -26,7 +26,7 @@ import { corsHeaders, errorResponse, jsonResponse, preflightResponse } from "./h
 import { matchRoute, type Route } from "./http_router.ts";
 import { handleOpenAI } from "./openai_api.ts";
 import { buildOpenApiDocument } from "./openapi.ts";
-import { docsPage } from "./docs_page.ts";
+import { docsPage, type DocsPageOptions } from "./docs_page.ts";
 import { errorHeaders, httpStatus, openAIErrorBody } from "./wire_errors.ts";
 
 /** What the handler needs. */
@@ -42,6 +42,8 @@ export interface HttpHandlerOptions {
   draining: () => boolean;
   /** Milliseconds of silence before an SSE keep-alive comment. */
   keepAliveMs?: number;
+  /** The other listeners as the docs page shows them. @default ports unknown, no TLS */
+  docs?: DocsPageOptions;
 }
 
 /** One request's facts, for the log line and the metrics. */
@@ -223,7 +225,7 @@ export function createHttpHandler(
       case "openapi":
         return jsonResponse(200, buildOpenApiDocument());
       case "docs":
-        return new Response(docsPage(), {
+        return new Response(docsPage(options.docs), {
           headers: { "content-type": "text/html; charset=utf-8" },
         });
     }

@@ -456,3 +456,24 @@ Deno.test("the docs page is self-contained and has the ask form and a token fiel
     await app.close();
   }
 });
+
+Deno.test("the docs page tells the browser the configured WebSocket port and shows both WS protocols and grpcurl examples", async () => {
+  const app = await startApp({ WS_PORT: "19001", GRPC_PORT: "19000" });
+  try {
+    const html = await (await fetch(`${app.url}/docs`)).text();
+    const config = /<script type="application\/json" id="eb-config">([^<]*)<\/script>/.exec(html);
+    assert.deepEqual(JSON.parse(config![1]), { wsPort: 19001, tls: false });
+    assert.match(html, /id="ws-form"/);
+    assert.match(html, /&lt;\|ask\|&gt;\$&lt;conversation_id&gt;/);
+    assert.match(html, /\{"type":"cancel","id":"c1"\}/);
+    for (
+      const call of ["chat.Chat/Ask", "easybackend.v1.Chat/Ask", "grpc.health.v1.Health/Check"]
+    ) {
+      assert.match(html, new RegExp(`grpcurl -plaintext [^\n]*:19000 ${call.replace(".", "\\.")}`));
+    }
+    const script = /<script>([\s\S]*)<\/script>/.exec(html)![1];
+    assert.doesNotThrow(() => new Function(script), "the inline script parses");
+  } finally {
+    await app.close();
+  }
+});
