@@ -20,6 +20,7 @@ import type {
 import type { Conversation, ConversationStore, ListOptions, Message } from "../store/store.ts";
 import { buildContext } from "./context.ts";
 import { tokenCounterFor } from "../tokens.ts";
+import { checkMessagesChars, limitPassThrough } from "./prompt_size.ts";
 import type { AskEvent, AskInput, ConversationTree, Engine } from "./types.ts";
 
 /** Options of {@link createEngine}. */
@@ -287,7 +288,9 @@ export function createEngine(options: EngineOptions): Engine {
   return {
     ask,
     defaultModel,
-    passThrough: provider.passThrough ?? null,
+    passThrough: provider.passThrough
+      ? limitPassThrough(provider.passThrough, maxPromptChars)
+      : null,
     listConversations(ctx: CallContext, listOptions?: ListOptions) {
       return store.list(ctx.principal, listOptions);
     },
@@ -327,6 +330,7 @@ export function createEngine(options: EngineOptions): Engine {
       if (req.messages.length === 0) {
         throw new AppError(Code.InvalidArgument, "Cannot answer: the request has no messages");
       }
+      checkMessagesChars(req.messages, maxPromptChars);
       yield* provider.stream({
         model: req.model || defaultModel,
         messages: req.messages,

@@ -11,6 +11,7 @@ import * as grpc from "@grpc/grpc-js";
 import { Code } from "../../lib/errors.ts";
 import { bearer, clientConstructors, collect } from "../transports/grpc_client.ts";
 import { QueueClient } from "../transports/ws_client.ts";
+import { startServer } from "../_helpers/server_process.ts";
 import { askOver, PROTOCOLS } from "./_clients.ts";
 import { type SecureServer, startSecureServer } from "./_server.ts";
 
@@ -49,6 +50,76 @@ Deno.test("a prompt over MAX_PROMPT_CHARS is refused on every protocol before an
       if (protocol === "ws-json") assert.equal(r.code, "payload_too_large", why);
     }
   });
+});
+
+/** A Chat Completions body whose messages hold `chars` characters of text, split over roles and parts. */
+function chatBody(chars: number, stream: boolean): Record<string, unknown> {
+  const part = Math.floor(chars / 4);
+  return {
+    model: "gpt-4o-mini",
+    stream,
+    messages: [
+      { role: "system", content: "s".repeat(part) },
+      { role: "user", content: "u".repeat(part) },
+      { role: "assistant", content: "a".repeat(part) },
+      {
+        role: "user",
+        content: [{ type: "text", text: "t".repeat(chars - 3 * part - 1) }, {
+          type: "text",
+          text: "!",
+        }],
+      },
+    ],
+  };
+}
+
+async function postChat(httpUrl: string, body: unknown, token?: string): Promise<Response> {
+  return await fetch(`${httpUrl}/v1/chat/completions`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: JSON.stringify(body),
+  });
+}
+
+async function assertTooLarge(res: Response, chars: number, why: string): Promise<void> {
+  assert.equal(res.status, 413, why);
+  const json = await res.json();
+  assert.deepEqual(json.error, {
+    message: `Cannot answer: the messages have ${chars} characters, more than 200`,
+    type: "invalid_request_error",
+    param: null,
+    code: "payload_too_large",
+  }, why);
+}
+
+Deno.test("/v1/chat/completions passed through refuses messages over MAX_PROMPT_CHARS in total with 413 and sends nothing upstream", async () => {
+  await withServer(async (s) => {
+    for (const stream of [false, true]) {
+      const res = await postChat(s.target.httpUrl, chatBody(201, stream), TOKEN);
+      await assertTooLarge(res, 201, `stream=${stream}`);
+    }
+  });
+});
+
+Deno.test("/v1/chat/completions synthesized refuses messages over MAX_PROMPT_CHARS in total with 413 and answers at the limit", async () => {
+  const server = await startServer({ env: { PROVIDER: "echo", MAX_PROMPT_CHARS: "200" } });
+  try {
+    for (const stream of [false, true]) {
+      await assertTooLarge(
+        await postChat(server.httpUrl, chatBody(201, stream)),
+        201,
+        `stream=${stream}`,
+      );
+      const ok = await postChat(server.httpUrl, chatBody(200, stream));
+      assert.equal(ok.status, 200, `stream=${stream}`);
+      await ok.body?.cancel();
+    }
+  } finally {
+    assert.equal(await server.stop(), 0);
+  }
 });
 
 Deno.test("an HTTP body over MAX_BODY_BYTES is 413 on every route, with or without Content-Length", async () => {
