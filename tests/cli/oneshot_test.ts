@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { startServer } from "../_helpers/server_process.ts";
-import { makeServerCertificate } from "./_cert.ts";
+import { makeTestCertificate } from "../_helpers/tls.ts";
 import { idsOf, runChat } from "./_chat.ts";
 
 type Server = Awaited<ReturnType<typeof startServer>>;
@@ -136,7 +136,7 @@ Deno.test("chat fails with usage status 2 when a flag is wrong or the prompt is 
 });
 
 Deno.test("chat one-shot trusts the --ca certificate over TLS on every protocol", async (t) => {
-  await using tls = await makeServerCertificate();
+  await using tls = await makeTestCertificate();
   const server = await startServer({ env: { TLS_CERT: tls.certFile, TLS_KEY: tls.keyFile } });
   try {
     const port = new URL(server.httpUrl).port;

@@ -1,6 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
+import { makeTestCertificate } from "../_helpers/tls.ts";
 import { collect, startGrpc } from "./grpc_client.ts";
 
 /** One field of a protobuf message: its number and its raw value. */
@@ -85,50 +86,20 @@ Deno.test("reflection lists every service and serves their descriptors without p
 });
 
 Deno.test("TLS serves gRPC over the configured certificate when TLS_CERT is set", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "eb_tls_" });
-  try {
-    const cert = `${dir}/cert.pem`;
-    const key = `${dir}/key.pem`;
-    const made = await new Deno.Command("openssl", {
-      args: [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-keyout",
-        key,
-        "-out",
-        cert,
-        "-days",
-        "1",
-        "-subj",
-        "/CN=localhost",
-        "-addext",
-        "subjectAltName=DNS:localhost,IP:127.0.0.1",
-      ],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    assert.ok(made.success, "openssl made a certificate");
-    await using srv = await startGrpc({ env: { TLS_CERT: cert, TLS_KEY: key } });
-    const creds = grpc.credentials.createSsl(Buffer.from(await Deno.readTextFile(cert)));
-    const r = await collect<{ response: string }>(
-      srv.legacy(creds, {
-        // Deno's node:tls refuses an IP address as the server name.
-        "grpc.ssl_target_name_override": "localhost",
-      }).Ask({ prompt: "secure?" }),
-    );
-    assert.equal(r.error, null);
-    assert.match(r.messages.at(-1)!.response, /^<\|end\|>\$/);
-    const plain = await collect(
-      srv.legacy(grpc.credentials.createInsecure(), { "grpc.initial_reconnect_backoff_ms": 50 })
-        .Ask({ prompt: "plain" }, new grpc.Metadata(), { deadline: Date.now() + 1000 }),
-    );
-    assert.ok(plain.error, "a plaintext client is refused");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using tls = await makeTestCertificate();
+  await using srv = await startGrpc({ env: { TLS_CERT: tls.certFile, TLS_KEY: tls.keyFile } });
+  const creds = grpc.credentials.createSsl(Buffer.from(tls.certPem));
+  const r = await collect<{ response: string }>(
+    srv.legacy(creds, {
+      // Deno's node:tls refuses an IP address as the server name.
+      "grpc.ssl_target_name_override": "localhost",
+    }).Ask({ prompt: "secure?" }),
+  );
+  assert.equal(r.error, null);
+  assert.match(r.messages.at(-1)!.response, /^<\|end\|>\$/);
+  const plain = await collect(
+    srv.legacy(grpc.credentials.createInsecure(), { "grpc.initial_reconnect_backoff_ms": 50 })
+      .Ask({ prompt: "plain" }, new grpc.Metadata(), { deadline: Date.now() + 1000 }),
+  );
+  assert.ok(plain.error, "a plaintext client is refused");
 });
