@@ -145,34 +145,29 @@ export function createEngine(options: EngineOptions): Engine {
     }
   }
 
-  /** Stores the new conversation (if any) and the user message; returns the user message. */
-  async function storePrompt(
-    input: AskInput,
-    resolved: Resolved,
-    ctx: CallContext,
-  ): Promise<Message> {
-    let conversation = resolved.conversation;
-    let parentId = resolved.path.at(-1)?.id ?? null;
-    if (conversation === null) {
-      conversation = await store.createConversation({
+  /**
+   * Stores the new conversation (if any), its system message, the user message
+   * and the reply placeholder in one transaction.
+   */
+  function storeTurn(input: AskInput, resolved: Resolved, model: string, ctx: CallContext) {
+    const parentId = resolved.path.at(-1)?.id ?? null;
+    if (resolved.conversation !== null) {
+      return store.startTurn({
+        conversationId: resolved.conversation.id,
+        parentId,
+        prompt: input.prompt,
+        model,
+      });
+    }
+    return store.startTurn({
+      newConversation: {
         owner: ctx.principal,
         title: titleFromPrompt(input.prompt),
-      });
-      if (resolved.newSystem) {
-        const system = await store.appendMessage({
-          conversationId: conversation.id,
-          parentId: null,
-          role: "system",
-          content: resolved.newSystem,
-        });
-        parentId = system.id;
-      }
-    }
-    return await store.appendMessage({
-      conversationId: conversation.id,
-      parentId,
-      role: "user",
-      content: input.prompt,
+        system: resolved.newSystem,
+      },
+      parentId: null,
+      prompt: input.prompt,
+      model,
     });
   }
 
@@ -193,16 +188,8 @@ export function createEngine(options: EngineOptions): Engine {
       model,
       contextTokens: options.contextTokens ?? 0,
     });
-    const user = await storePrompt(input, resolved, ctx);
+    const { user, assistant, durable } = await storeTurn(input, resolved, model, ctx);
     const conversationId = user.conversationId;
-    const assistant = await store.appendMessage({
-      conversationId,
-      parentId: user.id,
-      role: "assistant",
-      content: "",
-      model,
-      status: "in_progress",
-    });
     const log = ctx.logger.child({ conversationId, messageId: assistant.id });
     log.debug("ask started", { promptTokens: context.tokens, dropped: context.dropped });
     const req: ChatRequest = {
@@ -213,7 +200,18 @@ export function createEngine(options: EngineOptions): Engine {
     };
     let text = "";
     let finished = false;
+    // The upstream call starts while the turn's fsync runs; nothing reaches
+    // the client (not even `start`) before the user's message is on disk.
+    const upstream = new AbortController();
+    const events = provider.stream(req, {
+      ...ctx,
+      signal: AbortSignal.any([ctx.signal, upstream.signal]),
+    })[Symbol.asyncIterator]();
+    let next: Promise<IteratorResult<ChatEvent>> | null = events.next();
+    let closed = false;
+    next.catch(() => {});
     try {
+      await durable;
       yield {
         type: "start",
         conversationId,
@@ -222,15 +220,23 @@ export function createEngine(options: EngineOptions): Engine {
         model,
       };
       let done: Extract<ChatEvent, { type: "done" }> | null = null;
-      for await (const event of provider.stream(req, ctx)) {
-        if (event.type === "delta") {
-          if (event.text === "") continue;
-          text += event.text;
-          yield { type: "delta", text: event.text };
-        } else {
+      while (next !== null) {
+        const r: IteratorResult<ChatEvent> = await next;
+        next = null;
+        if (r.done) break;
+        const event = r.value;
+        if (event.type === "done") {
           done = event;
+          // Release the upstream connection before the reply's fsync.
+          closed = true;
+          await events.return?.().catch(() => {});
           break;
         }
+        if (event.text !== "") {
+          text += event.text;
+          yield { type: "delta", text: event.text };
+        }
+        next = events.next();
       }
       if (done === null) {
         if (ctx.signal.aborted) throw abortReason(ctx.signal);
@@ -268,6 +274,11 @@ export function createEngine(options: EngineOptions): Engine {
       log.warn("ask failed", { code: Code[error.code], reason: error.reason, err: error.cause });
       throw error;
     } finally {
+      // Still waiting for the upstream (the fsync failed): stop it, do not wait.
+      if (!closed) {
+        if (next !== null) upstream.abort();
+        await events.return?.().catch(() => {});
+      }
       if (!finished) await storeIncomplete(assistant.id, text, log);
     }
   }

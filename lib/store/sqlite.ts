@@ -27,6 +27,8 @@ import type {
   Message,
   MessageStatus,
   NewMessage,
+  NewTurn,
+  StartedTurn,
 } from "./store.ts";
 import { migrate } from "./migrations.ts";
 import type { Role } from "../providers/provider.ts";
@@ -61,6 +63,7 @@ const SQL = {
     finish_reason = ?, prompt_tokens = ?, completion_tokens = ?, total_tokens = ?,
     upstream_conversation_id = ?, upstream_message_id = ? WHERE id = ?`,
   getMessage: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ?`,
+  parentOf: "SELECT conversation_id, depth FROM messages WHERE id = ?",
   // Walks parent ids by primary key: cost grows with the depth, not the table.
   path: `WITH RECURSIVE walk(id, parent_id) AS (
       SELECT id, parent_id FROM messages WHERE id = ?
@@ -306,43 +309,104 @@ class SqliteStore implements ConversationStore {
     });
   }
 
+  /**
+   * Inserts one message inside a write (no commit, no re-read: the row is
+   * built here) and returns it; the caller moves the conversation's current node.
+   */
+  #insertMessage(input: NewMessage): Message {
+    let depth = 0;
+    if (input.parentId !== null) {
+      const parent = this.#stmt("parentOf").get(input.parentId);
+      if (!parent || parent.conversation_id !== input.conversationId) {
+        throw new AppError(
+          Code.NotFound,
+          `Cannot find message ${input.parentId} in conversation ${input.conversationId}`,
+        );
+      }
+      depth = Number(parent.depth) + 1;
+    } else if (!this.#stmt("conversationExists").get(input.conversationId)) {
+      throw new AppError(Code.NotFound, `Cannot find conversation ${input.conversationId}`);
+    }
+    const message: Message = {
+      id: input.id ?? crypto.randomUUID(),
+      conversationId: input.conversationId,
+      parentId: input.parentId,
+      role: input.role,
+      content: input.content,
+      model: input.model ?? null,
+      status: input.status ?? "complete",
+      finishReason: null,
+      usage: null,
+      upstream: null,
+      depth,
+      createdAt: this.#now(),
+    };
+    this.#stmt("insertMessage").run(
+      message.id,
+      message.conversationId,
+      message.parentId,
+      message.role,
+      message.content,
+      message.model,
+      message.status,
+      depth,
+      message.createdAt,
+    );
+    return message;
+  }
+
   appendMessage(input: NewMessage) {
     return this.#write(
       () => {
-        if (!this.#stmt("conversationExists").get(input.conversationId)) {
-          throw new AppError(Code.NotFound, `Cannot find conversation ${input.conversationId}`);
-        }
-        let depth = 0;
-        if (input.parentId !== null) {
-          const parent = this.#stmt("getMessage").get(input.parentId);
-          if (!parent || parent.conversation_id !== input.conversationId) {
-            throw new AppError(
-              Code.NotFound,
-              `Cannot find message ${input.parentId} in conversation ${input.conversationId}`,
-            );
-          }
-          depth = Number(parent.depth) + 1;
-        }
-        const id = input.id ?? crypto.randomUUID();
-        const now = this.#now();
-        this.#stmt("insertMessage").run(
-          id,
-          input.conversationId,
-          input.parentId,
-          input.role,
-          input.content,
-          input.model ?? null,
-          input.status ?? "complete",
-          depth,
-          now,
-        );
-        this.#stmt("touchConversation").run(id, now, input.conversationId);
-        return toMessage(this.#stmt("getMessage").get(id)!);
+        const message = this.#insertMessage(input);
+        this.#stmt("touchConversation").run(message.id, message.createdAt, input.conversationId);
+        return message;
         // A reply placeholder holds no text yet: finishMessage's fsync covers it.
       },
       true,
       input.status !== "in_progress",
     );
+  }
+
+  async startTurn(turn: NewTurn): Promise<StartedTurn> {
+    const { user, assistant } = await this.#transaction(() => {
+      let conversationId = turn.conversationId ?? "";
+      let parentId = turn.parentId;
+      if (turn.newConversation) {
+        const { owner, title, system } = turn.newConversation;
+        conversationId = crypto.randomUUID();
+        const now = this.#now();
+        this.#stmt("insertConversation").run(conversationId, owner, title, now, now);
+        if (system) {
+          parentId = this.#insertMessage({
+            conversationId,
+            parentId: null,
+            role: "system",
+            content: system,
+          }).id;
+        }
+      }
+      const user = this.#insertMessage({
+        conversationId,
+        parentId,
+        role: "user",
+        content: turn.prompt,
+      });
+      const assistant = this.#insertMessage({
+        conversationId,
+        parentId: user.id,
+        role: "assistant",
+        content: "",
+        model: turn.model,
+        status: "in_progress",
+      });
+      this.#stmt("touchConversation").run(assistant.id, assistant.createdAt, conversationId);
+      return { user, assistant };
+    });
+    const durable = this.#durable();
+    // The caller may stop (a client gone) before it awaits this: keep a failure handled.
+    durable.catch(() => {});
+    return { user, assistant, durable };
   }
 
   finishMessage(id: string, done: FinishedMessage) {

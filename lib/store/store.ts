@@ -72,6 +72,29 @@ export interface FinishedMessage {
   upstream?: UpstreamIds | null;
 }
 
+/** Input of {@link ConversationStore.startTurn}: the prompt and the reply placeholder. */
+export interface NewTurn {
+  /** The conversation to continue; ignored when `newConversation` is set. */
+  conversationId?: string;
+  /** Creates a conversation first, with an optional root system message. */
+  newConversation?: { owner: string; title: string; system?: string };
+  /** The message the prompt answers; null: the root (or the new system message). */
+  parentId: string | null;
+  /** The user's prompt. */
+  prompt: string;
+  /** The model of the reply placeholder. */
+  model: string;
+}
+
+/** What {@link ConversationStore.startTurn} stored. */
+export interface StartedTurn {
+  user: Message;
+  /** The reply placeholder, `in_progress`. */
+  assistant: Message;
+  /** Resolves once the turn is on disk; it was committed (visible) already. */
+  durable: Promise<void>;
+}
+
 /** Options of {@link ConversationStore.list}. */
 export interface ListOptions {
   /** At most this many, newest first. @default 50 */
@@ -88,6 +111,13 @@ export interface ConversationStore {
   getConversation(id: string, owner: string): Promise<Conversation | null>;
   /** Appends a message and makes it the conversation's current node. */
   appendMessage(input: NewMessage): Promise<Message>;
+  /**
+   * Stores a turn's start in one transaction: the new conversation (if asked),
+   * its system message, the user message and the reply placeholder. Resolves
+   * once committed; `durable` resolves once on disk, so a caller can start
+   * other work during the fsync and await it before acknowledging anything.
+   */
+  startTurn(turn: NewTurn): Promise<StartedTurn>;
   /** Sets the final text and status of a message (written in place while streaming). */
   finishMessage(id: string, done: FinishedMessage): Promise<Message>;
   /** One message, or null. */
