@@ -5,25 +5,9 @@
  * @module
  */
 
-/** One write of a scripted body: text or bytes, a pause, or a connection reset. */
-export type FakeStep = string | Uint8Array | { delayMs: number } | { reset: true };
+import type { FakeScript } from "./fake_server.ts";
 
-/** A scripted answer to one request. */
-export interface FakeScript {
-  /** @default 200 */
-  status?: number;
-  headers?: Record<string, string>;
-  /** A JSON body. */
-  json?: unknown;
-  /** A raw text body (an HTML page, served as text/html unless headers say otherwise). */
-  text?: string;
-  /** A streamed body, `text/event-stream` unless headers say otherwise. */
-  steps?: FakeStep[];
-  /** Write every byte separately. @default false */
-  byteByByte?: boolean;
-  /** After the steps, stay open and silent until the client leaves. */
-  stall?: boolean;
-}
+export type { FakeScript, FakeStep } from "./fake_server.ts";
 
 /** One SSE event as text (`event:` only when given). */
 export function sseEvent(data: string, event?: string): string {

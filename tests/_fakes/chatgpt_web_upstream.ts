@@ -17,26 +17,20 @@ import {
   type AnswerOptions,
   cumulativeSteps,
   type FakeScript,
-  type FakeStep,
   v1Steps,
   webErrorScript,
 } from "./chatgpt_web_streams.ts";
+import {
+  type FakeRequest,
+  type FakeServer,
+  parseJsonOrNull,
+  startFakeServer,
+} from "./fake_server.ts";
 
 export * from "./chatgpt_web_streams.ts";
 
-/** One request the fake received. */
-export interface RecordedRequest {
-  method: string;
-  /** The path, e.g. `/backend-api/conversation` (no query). */
-  path: string;
-  /** Lower-case header names. */
-  headers: Record<string, string>;
-  /** The parsed JSON body, or null. */
-  body: Record<string, unknown> | null;
-  /** The bearer token sent, or null. */
-  key: string | null;
-  at: number;
-}
+/** One request the fake received (the body a JSON object, or null). */
+export type RecordedRequest = FakeRequest<Record<string, unknown> | null>;
 
 /** Options of {@link startChatGPTWebFake}. */
 export interface ChatGPTWebFakeOptions {
@@ -50,19 +44,11 @@ export interface ChatGPTWebFakeOptions {
   prefix?: string;
 }
 
-/** A running fake. */
-export interface ChatGPTWebFake {
+/** A running fake: the shared server's record and queue, and its base URL. */
+export interface ChatGPTWebFake extends Omit<FakeServer<Record<string, unknown> | null>, "origin"> {
   /** The base URL (`http://127.0.0.1:<port>/backend-api`): give it as `API_BASE_URL`. */
   url: string;
-  requests: RecordedRequest[];
-  /** Queues a scripted answer for the next request. */
-  next(script: FakeScript): void;
-  /** When a client last left before its answer was complete. */
-  lastAbortedAt(): number | null;
-  close(): Promise<void>;
 }
-
-const encoder = new TextEncoder();
 
 /**
  * Starts the fake on 127.0.0.1 with a free port.
@@ -72,50 +58,20 @@ export async function startChatGPTWebFake(
   options: ChatGPTWebFakeOptions = {},
 ): Promise<ChatGPTWebFake> {
   const prefix = options.prefix ?? "/backend-api";
-  const requests: RecordedRequest[] = [];
-  const queue: FakeScript[] = [];
-  const running = new Set<AbortController>();
   const conversations = new Map<string, Set<string>>();
-  let abortedAt: number | null = null;
-  const markAborted = () => void (abortedAt = Date.now());
-
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
-    const raw = req.body ? await req.text() : "";
-    const recorded: RecordedRequest = {
-      method: req.method,
-      path: new URL(req.url).pathname,
-      headers: Object.fromEntries(req.headers),
-      body: parseJson(raw),
-      key: req.headers.get("authorization")?.replace(/^Bearer\s+/i, "") ?? null,
-      at: Date.now(),
-    };
-    requests.push(recorded);
-    const script = queue.shift() ?? defaultAnswer(recorded, options, prefix, conversations);
-    const ac = new AbortController();
-    running.add(ac);
-    ac.signal.addEventListener("abort", () => running.delete(ac), { once: true });
-    return respond(script, ac, markAborted);
+  const server = await startFakeServer({
+    parseBody: parseObject,
+    defaultScript: (req) => defaultAnswer(req, options, prefix, conversations),
+    streamHeaders: { "content-type": "text/event-stream; charset=utf-8" },
   });
-  await Promise.resolve();
-  return {
-    url: `http://127.0.0.1:${server.addr.port}${prefix}`,
-    requests,
-    next: (script) => void queue.push(script),
-    lastAbortedAt: () => abortedAt,
-    async close() {
-      for (const ac of running) ac.abort();
-      await server.shutdown();
-    },
-  };
+  return { ...server, url: `${server.origin}${prefix}` };
 }
 
-function parseJson(text: string): Record<string, unknown> | null {
-  try {
-    const value = JSON.parse(text);
-    return typeof value === "object" && value !== null ? value : null;
-  } catch {
-    return null;
-  }
+function parseObject(text: string): Record<string, unknown> | null {
+  const value = parseJsonOrNull(text);
+  return typeof value === "object" && value !== null && !Array.isArray(value)
+    ? value as Record<string, unknown>
+    : null;
 }
 
 interface WebMessage {
@@ -169,77 +125,4 @@ function defaultAnswer(
   };
   const steps = options.format === "cumulative" ? cumulativeSteps(answer) : v1Steps(answer);
   return { steps };
-}
-
-function respond(script: FakeScript, ac: AbortController, markAborted: () => void): Response {
-  const status = script.status ?? 200;
-  const headers = new Headers(script.headers);
-  if (script.steps === undefined) {
-    ac.abort();
-    if (script.text !== undefined) {
-      if (!headers.has("content-type")) headers.set("content-type", "text/html; charset=utf-8");
-      return new Response(script.text, { status, headers });
-    }
-    if (!headers.has("content-type")) headers.set("content-type", "application/json");
-    return new Response(JSON.stringify(script.json ?? {}), { status, headers });
-  }
-  if (!headers.has("content-type")) headers.set("content-type", "text/event-stream; charset=utf-8");
-  return new Response(stepStream(script, ac, markAborted), { status, headers });
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
-
-/** The body of a streamed script: one write per pull, so splits and pauses are real. */
-function stepStream(script: FakeScript, ac: AbortController, markAborted: () => void) {
-  const pieces: Exclude<FakeStep, string>[] = [];
-  for (const step of script.steps ?? []) {
-    if (typeof step !== "string" && !(step instanceof Uint8Array)) pieces.push(step);
-    else {
-      const bytes = typeof step === "string" ? encoder.encode(step) : step;
-      if (script.byteByByte) { for (const b of bytes) pieces.push(new Uint8Array([b])); }
-      else pieces.push(bytes);
-    }
-  }
-  let i = 0;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      while (i < pieces.length) {
-        const piece = pieces[i++];
-        if (piece instanceof Uint8Array) {
-          controller.enqueue(piece);
-          if (script.byteByByte) await pause(0, ac.signal);
-          return;
-        }
-        if ("reset" in piece) {
-          ac.abort();
-          controller.error(new Error("connection reset by the fake"));
-          return;
-        }
-        await pause(piece.delayMs, ac.signal);
-        if (ac.signal.aborted) break;
-      }
-      if (script.stall) await pause(24 * 3600_000, ac.signal);
-      ac.abort();
-      try {
-        controller.close();
-      } catch {
-        // already closed by a cancel
-      }
-    },
-    cancel() {
-      markAborted();
-      ac.abort();
-    },
-  });
 }

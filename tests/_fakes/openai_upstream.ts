@@ -22,50 +22,19 @@
  * @module
  */
 
-/** One request the fake received. */
-export interface RecordedRequest {
-  method: string;
-  /** The path, e.g. `/v1/chat/completions` (no query). */
-  path: string;
-  /** Lower-case header names. */
-  headers: Record<string, string>;
-  /** The parsed JSON body, or null when there was none or it was not JSON. */
-  body: unknown;
-  /** The bearer token sent, or null. */
-  key: string | null;
-  /** When it arrived, in epoch milliseconds. */
-  at: number;
-}
+import {
+  type FakeRequest,
+  type FakeScript,
+  type FakeServer,
+  type FakeStep,
+  parseJsonOrNull,
+  startFakeServer,
+} from "./fake_server.ts";
 
-/**
- * One piece of a scripted body: text or bytes written as one write, a pause,
- * or a connection reset (the body errors, the client sees a broken stream;
- * Deno's server prints that error to stderr, which is expected).
- */
-export type FakeStep = string | Uint8Array | { delayMs: number } | { reset: true };
+export type { FakeScript, FakeStep };
 
-/** A scripted answer to one request. */
-export interface FakeScript {
-  /** @default 200 */
-  status?: number;
-  /** Response headers. @default content-type for the body kind */
-  headers?: Record<string, string>;
-  /** A JSON body (an error body, a non-streaming answer, a model list). */
-  json?: unknown;
-  /** A raw text body (an HTML error page). */
-  text?: string;
-  /** A streamed body; `text/event-stream` unless headers say otherwise. */
-  steps?: FakeStep[];
-  /**
-   * Write every byte of every text step separately, each flushed on its own
-   * (about 2 ms per byte: keep such bodies short). @default false
-   */
-  byteByByte?: boolean;
-  /** After the steps, keep the connection open and silent until the client leaves. */
-  stall?: boolean;
-  /** Wait before answering at all (before the headers). */
-  delayMs?: number;
-}
+/** One request the fake received (the body parsed as JSON, or null). */
+export type RecordedRequest = FakeRequest<unknown>;
 
 /** Options of {@link startOpenAIFake}. */
 export interface OpenAIFakeOptions {
@@ -77,176 +46,23 @@ export interface OpenAIFakeOptions {
   models?: string[];
 }
 
-/** A running fake. */
-export interface OpenAIFake {
+/** A running fake: the shared server's record and queue, and its base URL. */
+export interface OpenAIFake extends Omit<FakeServer<unknown>, "origin"> {
   /** The base URL including `/v1`: give it as `API_BASE_URL`. */
   url: string;
-  /** Every request received, in order. */
-  requests: RecordedRequest[];
-  /** Queues a scripted answer for the next request. */
-  next(script: FakeScript): void;
-  /** When the fake last saw a client leave before its answer was complete. */
-  lastAbortedAt(): number | null;
-  /** Stops the server, ending stalled answers. */
-  close(): Promise<void>;
 }
-
-const encoder = new TextEncoder();
 
 /**
  * Starts the fake on 127.0.0.1 with a free port.
  * @param options accepted keys, model names
  */
 export async function startOpenAIFake(options: OpenAIFakeOptions = {}): Promise<OpenAIFake> {
-  const requests: RecordedRequest[] = [];
-  const queue: FakeScript[] = [];
-  const running = new Set<AbortController>();
-  let abortedAt: number | null = null;
-  const markAborted = () => {
-    abortedAt = Date.now();
-  };
-
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    async (req, info) => {
-      const url = new URL(req.url);
-      const raw = req.body ? await req.text() : "";
-      const recorded: RecordedRequest = {
-        method: req.method,
-        path: url.pathname,
-        headers: Object.fromEntries(req.headers),
-        body: parseJson(raw),
-        key: req.headers.get("authorization")?.replace(/^Bearer\s+/i, "") ?? null,
-        at: Date.now(),
-      };
-      requests.push(recorded);
-      const script = queue.shift() ?? defaultScript(recorded, options);
-      const ac = new AbortController();
-      running.add(ac);
-      // `info.completed` rejects when the client left before the body was delivered.
-      info.completed.then(() => ac.abort(), () => ac.abort());
-      ac.signal.addEventListener("abort", () => running.delete(ac), { once: true });
-      if (script.delayMs) await pause(script.delayMs, ac.signal);
-      return respond(script, ac, markAborted);
-    },
-  );
-  const url = `http://127.0.0.1:${server.addr.port}/v1`;
-  await Promise.resolve();
-  return {
-    url,
-    requests,
-    next: (script) => void queue.push(script),
-    lastAbortedAt: () => abortedAt,
-    async close() {
-      for (const ac of running) ac.abort();
-      await server.shutdown();
-    },
-  };
-}
-
-function parseJson(text: string): unknown {
-  if (text === "") return null;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
-  }
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
+  const server = await startFakeServer({
+    parseBody: parseJsonOrNull,
+    defaultScript: (req) => defaultScript(req, options),
+    streamHeaders: { "content-type": "text/event-stream", "cache-control": "no-cache" },
   });
-}
-
-function respond(script: FakeScript, ac: AbortController, markAborted: () => void): Response {
-  const status = script.status ?? 200;
-  const headers = new Headers(script.headers);
-  if (script.steps === undefined) {
-    ac.abort();
-    if (script.text !== undefined) {
-      if (!headers.has("content-type")) headers.set("content-type", "text/html; charset=utf-8");
-      return new Response(script.text, { status, headers });
-    }
-    if (!headers.has("content-type")) headers.set("content-type", "application/json");
-    return new Response(JSON.stringify(script.json ?? {}), { status, headers });
-  }
-  if (!headers.has("content-type")) headers.set("content-type", "text/event-stream");
-  headers.set("cache-control", "no-cache");
-  return new Response(stepStream(script, ac, markAborted), { status, headers });
-}
-
-/** The body of a streamed script: pulls one piece per read, so pauses are real. */
-function stepStream(
-  script: FakeScript,
-  ac: AbortController,
-  markAborted: () => void,
-): ReadableStream<Uint8Array> {
-  const pieces = expand(script.steps ?? [], script.byteByByte ?? false);
-  let i = 0;
-  let complete = false;
-  const onClientGone = () => {
-    if (!complete) markAborted();
-  };
-  ac.signal.addEventListener("abort", onClientGone, { once: true });
-  const finish = () => {
-    complete = true;
-    ac.abort();
-  };
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      while (i < pieces.length) {
-        const piece = pieces[i++];
-        if (piece instanceof Uint8Array) {
-          controller.enqueue(piece);
-          // Let the server flush each write on its own, so reads split where the script says.
-          if (script.byteByByte) await pause(0, ac.signal);
-          return;
-        }
-        if ("reset" in piece) {
-          finish();
-          controller.error(new Error("connection reset by the fake"));
-          return;
-        }
-        await pause(piece.delayMs, ac.signal);
-        if (ac.signal.aborted) return;
-      }
-      if (script.stall) await pause(24 * 3600_000, ac.signal);
-      finish();
-      try {
-        controller.close();
-      } catch {
-        // already closed by a cancel
-      }
-    },
-    cancel() {
-      markAborted();
-      ac.abort();
-    },
-  });
-}
-
-function expand(steps: FakeStep[], byteByByte: boolean): (Uint8Array | { delayMs: number } | {
-  reset: true;
-})[] {
-  const out: (Uint8Array | { delayMs: number } | { reset: true })[] = [];
-  for (const step of steps) {
-    if (typeof step === "string" || step instanceof Uint8Array) {
-      const bytes = typeof step === "string" ? encoder.encode(step) : step;
-      if (byteByByte) { for (const b of bytes) out.push(new Uint8Array([b])); }
-      else out.push(bytes);
-    } else {
-      out.push(step);
-    }
-  }
-  return out;
+  return { ...server, url: `${server.origin}/v1` };
 }
 
 function defaultScript(req: RecordedRequest, options: OpenAIFakeOptions): FakeScript {
