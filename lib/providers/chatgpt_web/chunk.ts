@@ -9,7 +9,7 @@
 
 import type { SSEEvent } from "../../sse/parse.ts";
 import { DeltaDocuments, isDeltaOp } from "./delta.ts";
-import { webErrorFromStream, webTruncatedStream } from "./errors.ts";
+import { truncatedStream, webErrorFromStream } from "./errors.ts";
 
 /** The end of an answer, as the decoder saw it. */
 export interface WebAnswerEnd {
@@ -91,10 +91,10 @@ export class WebStreamDecoder {
    */
   finish(fallbackConversationId: string | null): WebAnswerEnd {
     if (!this.#done && !this.#finished) {
-      throw webTruncatedStream("the stream ended before the answer was complete");
+      throw truncatedStream("the stream ended before the answer was complete");
     }
     if (this.#messageId === null) {
-      throw webTruncatedStream("the stream carried no answer");
+      throw truncatedStream("the stream carried no answer");
     }
     return {
       conversationId: this.#conversationId ?? fallbackConversationId,

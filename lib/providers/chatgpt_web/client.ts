@@ -12,10 +12,10 @@ import type { KeyPool } from "../pool.ts";
 import type { CallContext, ChatEvent, ChatRequest, ModelInfo, Provider } from "../provider.ts";
 import { WebStreamDecoder } from "./chunk.ts";
 import {
-  webErrorFromConnection,
+  errorFromConnection,
+  truncatedStream,
   webErrorFromNonStream,
   webErrorFromResponse,
-  webTruncatedStream,
 } from "./errors.ts";
 import { buildConversationBody, buildHeaders } from "./request.ts";
 
@@ -98,8 +98,8 @@ export class ChatGPTWebProvider implements Provider {
       }
     } catch (err) {
       if (err instanceof AppError) throw err;
-      if (signal.aborted) throw webErrorFromConnection(err, signal);
-      throw webTruncatedStream("the connection broke", err);
+      if (signal.aborted) throw errorFromConnection(err, signal);
+      throw truncatedStream("the connection broke", err);
     }
     const end = decoder.finish(req.upstreamParent?.conversationId ?? null);
     ctx.logger.debug("upstream answer complete", {
@@ -126,7 +126,7 @@ export class ChatGPTWebProvider implements Provider {
         signal,
       });
     } catch (err) {
-      throw webErrorFromConnection(err, signal);
+      throw errorFromConnection(err, signal);
     }
   }
 
@@ -140,7 +140,7 @@ export class ChatGPTWebProvider implements Provider {
             headers: buildHeaders(token, this.#deviceId),
             signal,
           }).catch((err) => {
-            throw webErrorFromConnection(err, signal);
+            throw errorFromConnection(err, signal);
           }),
         ctx,
       );

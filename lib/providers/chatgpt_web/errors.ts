@@ -7,8 +7,18 @@
  * @module
  */
 
-import { abortReason, AppError, Code } from "../../errors.ts";
-import { retryAfterMs } from "../pool.ts";
+import { AppError, Code } from "../../errors.ts";
+import {
+  isTransientStatus,
+  reportedInStream,
+  responseErrorBase,
+  statusLabel,
+  upstreamFailed,
+  upstreamRateLimited,
+  upstreamRejected,
+} from "../http_errors.ts";
+
+export { errorFromConnection, truncatedStream } from "../http_errors.ts";
 
 /** What matters of an error body: the `detail.code`, and whether it is an HTML page. */
 export interface WebErrorInfo {
@@ -66,8 +76,8 @@ function conversationGone(status: number): AppError {
  */
 export function webErrorFromResponse(status: number, headers: Headers, bodyText: string): AppError {
   const info = parseWebErrorBody(bodyText, headers.get("content-type") ?? "");
-  const what = info.code ? `status ${status}, ${info.code}` : `status ${status}`;
-  const base = { upstreamStatus: status, retryAfterMs: retryAfterMs(headers) };
+  const what = statusLabel(status, info.code);
+  const base = responseErrorBase(status, headers);
   if (info.code === "conversation_not_found") return conversationGone(status);
   if (info.html) {
     return new AppError(
@@ -83,26 +93,9 @@ export function webErrorFromResponse(status: number, headers: Headers, bodyText:
       { ...base, reason: "upstream_auth" },
     );
   }
-  if (status === 429) {
-    return new AppError(
-      Code.ResourceExhausted,
-      `Cannot ask the upstream: it is rate-limiting the server (${what})`,
-      { ...base, reason: "rate_limited", retryable: true },
-    );
-  }
-  if (status === 400 || status === 413 || status === 422) {
-    return new AppError(
-      Code.InvalidArgument,
-      `Cannot ask the upstream: it rejected the request (${what})`,
-      base,
-    );
-  }
-  const transient = status === 408 || status === 409 || status >= 500;
-  return new AppError(
-    Code.Unavailable,
-    `Cannot ask the upstream: it failed (${what})`,
-    { ...base, reason: "upstream_error", retryable: transient },
-  );
+  if (status === 429) return upstreamRateLimited(what, base, true);
+  if (status === 400 || status === 413 || status === 422) return upstreamRejected(what, base);
+  return upstreamFailed(what, base, isTransientStatus(status));
 }
 
 /**
@@ -122,22 +115,6 @@ export function webErrorFromNonStream(contentType: string, bodyText: string): Ap
 }
 
 /**
- * Maps a failed `fetch` or body read: the signal's reason when it fired
- * (canceled, timeout), otherwise a retryable Unavailable.
- * @param err what fetch or the body read threw
- * @param signal the attempt's signal
- */
-export function webErrorFromConnection(err: unknown, signal: AbortSignal): AppError {
-  if (signal.aborted) return abortReason(signal);
-  if (err instanceof AppError) return err;
-  return new AppError(Code.Unavailable, "Cannot reach the upstream: the connection failed", {
-    cause: err,
-    reason: "upstream_error",
-    retryable: true,
-  });
-}
-
-/**
  * The error an upstream reported inside the stream (`error` or `error_code`).
  * @param error the reported value; only a code is kept from it
  */
@@ -149,22 +126,5 @@ export function webErrorFromStream(error: unknown): AppError {
   } else if (typeof error === "string" && /^[\w.-]{1,64}$/.test(error)) {
     label = error;
   }
-  return new AppError(
-    Code.Unavailable,
-    `Cannot read the upstream answer: the upstream reported an error${label ? ` (${label})` : ""}`,
-    { reason: "upstream_error", retryable: true },
-  );
-}
-
-/**
- * The error of a broken stream: it ended before completion, or cannot be read.
- * @param state what is wrong, e.g. "the stream ended before the answer was complete"
- * @param cause the underlying error, for the log
- */
-export function webTruncatedStream(state: string, cause?: unknown): AppError {
-  return new AppError(Code.Unavailable, `Cannot read the upstream answer: ${state}`, {
-    cause,
-    reason: "upstream_error",
-    retryable: true,
-  });
+  return reportedInStream(label);
 }

@@ -6,8 +6,18 @@
  * @module
  */
 
-import { abortReason, AppError, Code } from "../../errors.ts";
-import { retryAfterMs } from "../pool.ts";
+import { AppError, Code } from "../../errors.ts";
+import {
+  isTransientStatus,
+  reportedInStream,
+  responseErrorBase,
+  statusLabel,
+  upstreamFailed,
+  upstreamRateLimited,
+  upstreamRejected,
+} from "../http_errors.ts";
+
+export { errorFromConnection, truncatedStream } from "../http_errors.ts";
 
 /** What matters of an upstream error body. */
 export interface UpstreamErrorInfo {
@@ -48,10 +58,8 @@ export function parseErrorBody(text: string): UpstreamErrorInfo {
  */
 export function errorFromResponse(status: number, headers: Headers, bodyText: string): AppError {
   const info = parseErrorBody(bodyText);
-  const label = info.code ?? info.type;
-  const what = label ? `status ${status}, ${label}` : `status ${status}`;
-  const retryAfter = retryAfterMs(headers);
-  const base = { upstreamStatus: status, retryAfterMs: retryAfter };
+  const what = statusLabel(status, info.code ?? info.type);
+  const base = responseErrorBase(status, headers);
   const shouldRetry = headers.get("x-should-retry");
   const retryable = (fallback: boolean) =>
     shouldRetry === "true" ? true : shouldRetry === "false" ? false : fallback;
@@ -64,13 +72,7 @@ export function errorFromResponse(status: number, headers: Headers, bodyText: st
       { ...base, reason: "context_length_exceeded" },
     );
   }
-  if (status === 400 || status === 404 || status === 422) {
-    return new AppError(
-      Code.InvalidArgument,
-      `Cannot ask the upstream: it rejected the request (${what})`,
-      base,
-    );
-  }
+  if (status === 400 || status === 404 || status === 422) return upstreamRejected(what, base);
   if (status === 401 || status === 403) {
     return new AppError(
       Code.Unavailable,
@@ -80,63 +82,23 @@ export function errorFromResponse(status: number, headers: Headers, bodyText: st
   }
   if (status === 429) {
     const quota = info.code === "insufficient_quota" || info.type === "insufficient_quota";
+    if (!quota) return upstreamRateLimited(what, base, retryable(true));
     return new AppError(
       Code.ResourceExhausted,
-      quota
-        ? `Cannot ask the upstream: the server's quota is used up (${what})`
-        : `Cannot ask the upstream: it is rate-limiting the server (${what})`,
-      { ...base, reason: "rate_limited", retryable: retryable(!quota) },
+      `Cannot ask the upstream: the server's quota is used up (${what})`,
+      { ...base, reason: "rate_limited", retryable: retryable(false) },
     );
   }
-  const transient = status === 408 || status === 409 || status >= 500;
-  return new AppError(
-    Code.Unavailable,
-    `Cannot ask the upstream: it failed (${what})`,
-    { ...base, reason: "upstream_error", retryable: retryable(transient) },
-  );
+  return upstreamFailed(what, base, retryable(isTransientStatus(status)));
 }
 
 /**
- * Maps a failed `fetch` or body read: the signal's reason when it fired
- * (canceled, timeout), otherwise a retryable Unavailable.
- * @param err what fetch threw
- * @param signal the attempt's signal
- */
-export function errorFromConnection(err: unknown, signal: AbortSignal): AppError {
-  if (signal.aborted) return abortReason(signal);
-  if (err instanceof AppError) return err;
-  return new AppError(Code.Unavailable, "Cannot reach the upstream: the connection failed", {
-    cause: err,
-    reason: "upstream_error",
-    retryable: true,
-  });
-}
-
-/**
- * Maps an error object that arrived inside a stream (`data: {"error": …}`).
- * Retryable: the pool only retries it when no text was sent yet.
+ * Maps an error object that arrived inside a stream (`data: {"error": …}`):
+ * only its code or type is kept.
  * @param error the `error` value of the event
  */
 export function errorFromStreamEvent(error: unknown): AppError {
   const e = typeof error === "object" && error !== null ? error as Record<string, unknown> : {};
   const label = typeof e.code === "string" ? e.code : typeof e.type === "string" ? e.type : null;
-  return new AppError(
-    Code.Unavailable,
-    `Cannot read the upstream answer: the upstream reported an error${label ? ` (${label})` : ""}`,
-    { reason: "upstream_error", retryable: true },
-  );
-}
-
-/**
- * The error of a stream that is broken: it stopped before its end marker, or
- * a chunk cannot be read.
- * @param state what is wrong, e.g. "the stream ended before its end marker"
- * @param cause the underlying error, for the log
- */
-export function truncatedStream(state: string, cause?: unknown): AppError {
-  return new AppError(Code.Unavailable, `Cannot read the upstream answer: ${state}`, {
-    cause,
-    reason: "upstream_error",
-    retryable: true,
-  });
+  return reportedInStream(label);
 }
