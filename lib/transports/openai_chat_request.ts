@@ -5,12 +5,13 @@
  * @module
  */
 
-import type { ChatMessage, Role } from "../providers/provider.ts";
+import type { ChatMessage } from "../providers/provider.ts";
 import { ParamError } from "./openai_errors.ts";
 import {
   contentText,
   isObject,
   type JsonObject,
+  messageRole,
   optionalBoolean,
   optionalString,
   refuseUnknownFields,
@@ -52,13 +53,6 @@ const IGNORED = new Set([
   "verbosity",
 ]);
 
-const ROLES: Record<string, Role> = {
-  system: "system",
-  developer: "system",
-  user: "user",
-  assistant: "assistant",
-};
-
 /** Validates a Chat Completions body. @throws {ParamError} naming the bad field */
 export function parseChatCompletionsRequest(body: JsonObject): ChatCompletionsRequest {
   refuseUnknownFields(body, SUPPORTED, IGNORED);
@@ -85,15 +79,7 @@ function parseMessages(value: unknown): ChatMessage[] {
   return value.map((item, i) => {
     const at = `messages[${i}]`;
     if (!isObject(item)) throw new ParamError(at, `Cannot read '${at}': it is not an object`);
-    const role = typeof item.role === "string" ? ROLES[item.role] : undefined;
-    if (!role) {
-      throw new ParamError(
-        `${at}.role`,
-        `Cannot use role '${
-          String(item.role)
-        }': this backend accepts system, developer, user and assistant`,
-      );
-    }
+    const role = messageRole(item.role, at);
     for (const key of ["tool_calls", "function_call", "audio"]) {
       if (item[key] !== undefined && item[key] !== null) {
         throw new ParamError(

@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { Role } from "../providers/provider.ts";
 import { ParamError } from "./openai_errors.ts";
 
 /** A JSON object, as parsed from a request body. */
@@ -42,6 +43,32 @@ export function optionalBoolean(body: JsonObject, key: string, fallback: boolean
     throw new ParamError(key, `Cannot read '${key}': it is not a boolean`);
   }
   return value;
+}
+
+/** OpenAI's message roles as ours: `developer` is the newer name of `system`. */
+const ROLES: Record<string, Role> = {
+  system: "system",
+  developer: "system",
+  user: "user",
+  assistant: "assistant",
+};
+
+/**
+ * The role of a message; tool and function roles are refused, naming the field.
+ * @param value the message's `role`
+ * @param at where the message is, e.g. `messages[2]`
+ */
+export function messageRole(value: unknown, at: string): Role {
+  const role = typeof value === "string" ? ROLES[value] : undefined;
+  if (!role) {
+    throw new ParamError(
+      `${at}.role`,
+      `Cannot use role '${
+        String(value)
+      }': this backend accepts system, developer, user and assistant`,
+    );
+  }
+  return role;
 }
 
 /** Whether a value is a plain JSON object. */

@@ -11,6 +11,7 @@ import {
   contentText,
   isObject,
   type JsonObject,
+  messageRole,
   optionalBoolean,
   optionalString,
   refuseUnknownFields,
@@ -75,13 +76,6 @@ const NEUTRAL: Record<string, (value: unknown) => boolean> = {
     isObject(v) && (v.format === undefined || (isObject(v.format) && v.format.type === "text")),
 };
 
-const ROLES: Record<string, Role> = {
-  system: "system",
-  developer: "system",
-  user: "user",
-  assistant: "assistant",
-};
-
 /** Validates a Responses body. @throws {ParamError} naming the bad field */
 export function parseResponsesRequest(body: JsonObject): ResponsesRequest {
   const rest: JsonObject = {};
@@ -129,15 +123,7 @@ function parseInputItem(item: unknown, at: string): InputMessage {
       `Cannot use input items of type '${String(item.type)}': this backend accepts messages only`,
     );
   }
-  const role = typeof item.role === "string" ? ROLES[item.role] : undefined;
-  if (!role) {
-    throw new ParamError(
-      `${at}.role`,
-      `Cannot use role '${
-        String(item.role)
-      }': this backend accepts system, developer, user and assistant`,
-    );
-  }
+  const role = messageRole(item.role, at);
   const types = role === "assistant" ? ["output_text", "input_text"] : ["input_text"];
   return { role, text: contentText(item.content, `${at}.content`, types) };
 }
