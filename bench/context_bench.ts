@@ -13,11 +13,16 @@ import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { buildContext } from "../lib/engine/context.ts";
 import { DATABASE_FILE, openSqliteStore } from "../lib/store/sqlite.ts";
-import type { ConversationStore } from "../lib/store/store.ts";
+import type { ConversationStore, Message } from "../lib/store/store.ts";
+import { tokenCounterFor } from "../lib/tokens.ts";
 import type { ChatMessage } from "../lib/providers/provider.ts";
 
 const DEPTH = 1000;
 const TEXT = "Tell me more about the history of this city and its rivers, briefly.";
+
+// Every message's token count, as the engine stores it when it writes the message.
+const counter = await tokenCounterFor("gpt-4o-mini");
+const textTokens = { encoding: counter.encoding, count: counter.count(TEXT) };
 
 /** Fills a store with `conversations` chains of {@link DEPTH} messages each. */
 function bulkFill(dir: string, conversations: number): void {
@@ -27,7 +32,8 @@ function bulkFill(dir: string, conversations: number): void {
     "INSERT INTO conversations (id, owner, title, current_node, created_at, updated_at) VALUES (?, 'anonymous', 't', ?, 0, 0)",
   );
   const msg = db.prepare(`INSERT INTO messages (id, conversation_id, parent_id, role, content,
-    model, status, depth, created_at) VALUES (?, ?, ?, ?, ?, 'bench', 'complete', ?, ?)`);
+    model, status, depth, created_at, content_tokens, token_encoding)
+    VALUES (?, ?, ?, ?, ?, 'bench', 'complete', ?, ?, ?, ?)`);
   db.exec("BEGIN");
   for (let c = 0; c < conversations; c++) {
     const cid = `c${c}`;
@@ -41,6 +47,8 @@ function bulkFill(dir: string, conversations: number): void {
         TEXT,
         d,
         c * DEPTH + d,
+        textTokens.count,
+        textTokens.encoding,
       );
     }
   }
@@ -51,7 +59,7 @@ function bulkFill(dir: string, conversations: number): void {
 /** A store of `conversations` × 1 000 messages, built once and cached in the temp dir. */
 async function storeOf(conversations: number): Promise<ConversationStore> {
   const tmp = Deno.env.get("TMPDIR") ?? "/tmp";
-  const dir = join(tmp, `easybackend-context-bench-${conversations}x${DEPTH}`);
+  const dir = join(tmp, `easybackend-context-bench-v2-${conversations}x${DEPTH}`);
   const done = join(dir, "complete");
   try {
     await Deno.stat(done);
@@ -67,10 +75,7 @@ async function storeOf(conversations: number): Promise<ConversationStore> {
 const big = await storeOf(1000); // 1 000 000 messages
 const small = await storeOf(1); // 1 000 messages
 const prompt: ChatMessage = { role: "user", content: TEXT };
-const toChat = (m: { role: ChatMessage["role"]; content: string }) => ({
-  role: m.role,
-  content: m.content,
-});
+const toChat = (m: Message) => ({ role: m.role, content: m.content, tokens: m.tokens });
 
 async function build(store: ConversationStore, conversation: number, depth: number) {
   const path = await store.path(`m${conversation}-${depth - 1}`);

@@ -7,7 +7,14 @@
 
 import { AppError, Code } from "../errors.ts";
 import type { ChatMessage } from "../providers/provider.ts";
-import { tokenCounterFor } from "../tokens.ts";
+import type { TokenCount } from "../store/store.ts";
+import { type TokenCounter, tokenCounterFor, TOKENS_PER_MESSAGE } from "../tokens.ts";
+
+/** A stored message of the history, with its token count when the store has it. */
+export interface HistoryMessage extends ChatMessage {
+  /** The content's tokens as stored; recounted when absent or of another encoding. */
+  tokens?: TokenCount | null;
+}
 
 /** Context windows by model-name prefix, most specific first. */
 const WINDOWS: readonly [RegExp, number][] = [
@@ -59,9 +66,25 @@ export interface BuiltContext {
   dropped: number;
 }
 
+/** The message as the upstream gets it: role and content, nothing of the store. */
+function plain(m: HistoryMessage): ChatMessage {
+  return m.tokens === undefined ? m : { role: m.role, content: m.content };
+}
+
+const roleTokens = new Map<string, number>();
+
+/** One message's tokens, overhead included, from the stored count when it fits the encoding. */
+function messageTokens(counter: TokenCounter, m: HistoryMessage): number {
+  if (!m.tokens || m.tokens.encoding !== counter.encoding) return counter.countMessage(m);
+  const key = `${counter.encoding}:${m.role}`;
+  let role = roleTokens.get(key);
+  if (role === undefined) roleTokens.set(key, role = counter.count(m.role));
+  return TOKENS_PER_MESSAGE + role + m.tokens.count;
+}
+
 /** Groups history into turns: a user message and what follows it up to the next user message. */
-function turns(history: readonly ChatMessage[]): ChatMessage[][] {
-  const out: ChatMessage[][] = [];
+function turns(history: readonly HistoryMessage[]): HistoryMessage[][] {
+  const out: HistoryMessage[][] = [];
   for (const m of history) {
     if (m.role === "user" || out.length === 0) out.push([m]);
     else out[out.length - 1].push(m);
@@ -77,7 +100,7 @@ function turns(history: readonly ChatMessage[]): ChatMessage[][] {
  *   system message and the prompt exceed the budget
  */
 export async function buildContext(
-  history: readonly ChatMessage[],
+  history: readonly HistoryMessage[],
   prompt: ChatMessage,
   options: BuildContextOptions,
 ): Promise<BuiltContext> {
@@ -104,14 +127,14 @@ export async function buildContext(
   let tokens = fixedTokens;
   let first = groups.length;
   while (first > 0) {
-    const cost = groups[first - 1].reduce((sum, m) => sum + counter.countMessage(m), 0);
+    const cost = groups[first - 1].reduce((sum, m) => sum + messageTokens(counter, m), 0);
     if (tokens + cost > budget) break;
     tokens += cost;
     first--;
   }
   const kept = groups.slice(first).flat();
   return {
-    messages: [...(system ? [system] : []), ...kept, prompt],
+    messages: [...(system ? [system] : []), ...kept, prompt].map(plain),
     tokens,
     dropped: rest.length - kept.length,
   };

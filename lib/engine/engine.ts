@@ -18,8 +18,8 @@ import type {
   Usage,
 } from "../providers/provider.ts";
 import type { Conversation, ConversationStore, ListOptions, Message } from "../store/store.ts";
-import { buildContext } from "./context.ts";
-import { tokenCounterFor } from "../tokens.ts";
+import { buildContext, type HistoryMessage } from "./context.ts";
+import { type TokenCounter, tokenCounterFor } from "../tokens.ts";
 import { checkMessagesChars, limitPassThrough } from "./prompt_size.ts";
 import type { AskEvent, AskInput, ConversationTree, Engine } from "./types.ts";
 
@@ -64,8 +64,8 @@ function instructionsOf(input: AskInput): string | null {
   return input.instructions && input.instructions.trim() !== "" ? input.instructions : null;
 }
 
-function toChat(m: Message): ChatMessage {
-  return { role: m.role, content: m.content };
+function toHistory(m: Message): HistoryMessage {
+  return { role: m.role, content: m.content, tokens: m.tokens ?? null };
 }
 
 /** Where an ask starts: the conversation (null: new) and the path to the parent. */
@@ -122,11 +122,11 @@ export function createEngine(options: EngineOptions): Engine {
   }
 
   /** The history sent upstream, with `instructions` replacing the system message. */
-  function history(resolved: Resolved, instructions: string | null): ChatMessage[] {
+  function history(resolved: Resolved, instructions: string | null): HistoryMessage[] {
     if (resolved.conversation === null) {
       return resolved.newSystem ? [{ role: "system", content: resolved.newSystem }] : [];
     }
-    const chat = resolved.path.map(toChat);
+    const chat = resolved.path.map(toHistory);
     if (instructions === null) return chat;
     const rest = chat.length > 0 && chat[0].role === "system" ? chat.slice(1) : chat;
     return [{ role: "system", content: instructions }, ...rest];
@@ -149,13 +149,21 @@ export function createEngine(options: EngineOptions): Engine {
    * Stores the new conversation (if any), its system message, the user message
    * and the reply placeholder in one transaction.
    */
-  function storeTurn(input: AskInput, resolved: Resolved, model: string, ctx: CallContext) {
+  function storeTurn(
+    input: AskInput,
+    resolved: Resolved,
+    counter: TokenCounter,
+    ctx: CallContext,
+  ) {
     const parentId = resolved.path.at(-1)?.id ?? null;
+    const model = input.model || defaultModel;
+    const promptTokens = { encoding: counter.encoding, count: counter.count(input.prompt) };
     if (resolved.conversation !== null) {
       return store.startTurn({
         conversationId: resolved.conversation.id,
         parentId,
         prompt: input.prompt,
+        promptTokens,
         model,
       });
     }
@@ -165,8 +173,12 @@ export function createEngine(options: EngineOptions): Engine {
         title: titleFromPrompt(input.prompt),
         system: resolved.newSystem,
       },
+      systemTokens: resolved.newSystem
+        ? { encoding: counter.encoding, count: counter.count(resolved.newSystem) }
+        : null,
       parentId: null,
       prompt: input.prompt,
+      promptTokens,
       model,
     });
   }
@@ -188,7 +200,8 @@ export function createEngine(options: EngineOptions): Engine {
       model,
       contextTokens: options.contextTokens ?? 0,
     });
-    const { user, assistant, durable } = await storeTurn(input, resolved, model, ctx);
+    const counter = await tokenCounterFor(model);
+    const { user, assistant, durable } = await storeTurn(input, resolved, counter, ctx);
     const conversationId = user.conversationId;
     const log = ctx.logger.child({ conversationId, messageId: assistant.id });
     log.debug("ask started", { promptTokens: context.tokens, dropped: context.dropped });
@@ -248,6 +261,7 @@ export function createEngine(options: EngineOptions): Engine {
           },
         );
       }
+      const tokens = { encoding: counter.encoding, count: counter.count(text) };
       const usage = done.usage ?? await estimateUsage(done.model || model, context.tokens, text);
       await store.finishMessage(assistant.id, {
         content: text,
@@ -256,6 +270,7 @@ export function createEngine(options: EngineOptions): Engine {
         finishReason: done.finishReason,
         usage,
         upstream: done.upstreamIds ?? null,
+        tokens,
       });
       finished = true;
       log.info("ask done", { model: done.model || model, tokens: usage.totalTokens });

@@ -57,6 +57,14 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX messages_in_progress ON messages (status) WHERE status = 'in_progress';
     `,
   },
+  {
+    version: 2,
+    description: "each message's token count, so context building sums instead of recounting",
+    sql: `
+      ALTER TABLE messages ADD COLUMN content_tokens INTEGER;
+      ALTER TABLE messages ADD COLUMN token_encoding TEXT;
+    `,
+  },
 ];
 
 /** The newest schema version this build knows. */

@@ -48,7 +48,8 @@ type Row = Record<string, unknown>;
 
 const MESSAGE_COLUMNS = `id, conversation_id, parent_id, role, content, model, status,
   finish_reason, prompt_tokens, completion_tokens, total_tokens,
-  upstream_conversation_id, upstream_message_id, depth, created_at`;
+  upstream_conversation_id, upstream_message_id, depth, created_at, content_tokens,
+  token_encoding`;
 
 const SQL = {
   getConversation: "SELECT * FROM conversations WHERE id = ? AND owner = ?",
@@ -58,19 +59,23 @@ const SQL = {
   touchConversation: "UPDATE conversations SET current_node = ?, updated_at = ? WHERE id = ?",
   updatedAt: "UPDATE conversations SET updated_at = ? WHERE id = ?",
   insertMessage: `INSERT INTO messages (${MESSAGE_COLUMNS})
-    VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL, NULL, ?, ?)`,
+    VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL, NULL, ?, ?, ?, ?)`,
   finishMessage: `UPDATE messages SET content = ?, status = ?, model = coalesce(?, model),
     finish_reason = ?, prompt_tokens = ?, completion_tokens = ?, total_tokens = ?,
-    upstream_conversation_id = ?, upstream_message_id = ? WHERE id = ?`,
+    upstream_conversation_id = ?, upstream_message_id = ?, content_tokens = ?,
+    token_encoding = ? WHERE id = ?`,
   getMessage: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ?`,
   parentOf: "SELECT conversation_id, depth FROM messages WHERE id = ?",
   // Walks parent ids by primary key: cost grows with the depth, not the table.
-  path: `WITH RECURSIVE walk(id, parent_id) AS (
-      SELECT id, parent_id FROM messages WHERE id = ?
+  // Walks parent ids by primary key, reading each row once on the way: cost
+  // grows with the depth, not the table.
+  path: `WITH RECURSIVE walk AS (
+      SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ?
       UNION ALL
-      SELECT m.id, m.parent_id FROM messages m JOIN walk w ON m.id = w.parent_id
+      SELECT ${MESSAGE_COLUMNS.replace(/(\w+)/g, "m.$1")} FROM messages m
+        JOIN walk w ON m.id = w.parent_id
     )
-    SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id IN (SELECT id FROM walk) ORDER BY depth`,
+    SELECT * FROM walk ORDER BY depth`,
   messages: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?
     ORDER BY created_at, rowid`,
   list: `SELECT * FROM conversations WHERE owner = ? AND updated_at < ?
@@ -179,6 +184,9 @@ function toMessage(row: Row): Message {
     upstream,
     depth: Number(row.depth),
     createdAt: Number(row.created_at),
+    tokens: row.content_tokens != null
+      ? { encoding: row.token_encoding as string, count: Number(row.content_tokens) }
+      : null,
   };
 }
 
@@ -340,6 +348,7 @@ class SqliteStore implements ConversationStore {
       upstream: null,
       depth,
       createdAt: this.#now(),
+      tokens: input.tokens ?? null,
     };
     this.#stmt("insertMessage").run(
       message.id,
@@ -351,6 +360,8 @@ class SqliteStore implements ConversationStore {
       message.status,
       depth,
       message.createdAt,
+      message.tokens?.count ?? null,
+      message.tokens?.encoding ?? null,
     );
     return message;
   }
@@ -383,6 +394,7 @@ class SqliteStore implements ConversationStore {
             parentId: null,
             role: "system",
             content: system,
+            tokens: turn.systemTokens,
           }).id;
         }
       }
@@ -391,6 +403,7 @@ class SqliteStore implements ConversationStore {
         parentId,
         role: "user",
         content: turn.prompt,
+        tokens: turn.promptTokens,
       });
       const assistant = this.#insertMessage({
         conversationId,
@@ -421,6 +434,8 @@ class SqliteStore implements ConversationStore {
         done.usage?.totalTokens ?? null,
         done.upstream?.conversationId ?? null,
         done.upstream?.messageId ?? null,
+        done.tokens?.count ?? null,
+        done.tokens?.encoding ?? null,
         id,
       ).changes;
       if (Number(changed) === 0) throw new AppError(Code.NotFound, `Cannot find message ${id}`);

@@ -27,6 +27,12 @@ export interface Conversation {
   updatedAt: number;
 }
 
+/** A text's token count and the encoding it was counted with. */
+export interface TokenCount {
+  encoding: string;
+  count: number;
+}
+
 /** One message of the tree. */
 export interface Message {
   id: string;
@@ -45,6 +51,8 @@ export interface Message {
   upstream: UpstreamIds | null;
   /** Depth in the tree: the root is 0. */
   depth: number;
+  /** The content's tokens, counted when written; null for rows older than the count. */
+  tokens?: TokenCount | null;
   /** Epoch milliseconds. */
   createdAt: number;
 }
@@ -60,6 +68,8 @@ export interface NewMessage {
   model?: string | null;
   /** @default "complete" */
   status?: MessageStatus;
+  /** The content's tokens, stored so that context building need not recount them. */
+  tokens?: TokenCount | null;
 }
 
 /** Input of {@link ConversationStore.finishMessage}. */
@@ -70,6 +80,8 @@ export interface FinishedMessage {
   finishReason?: string | null;
   usage?: Usage | null;
   upstream?: UpstreamIds | null;
+  /** The content's tokens. */
+  tokens?: TokenCount | null;
 }
 
 /** Input of {@link ConversationStore.startTurn}: the prompt and the reply placeholder. */
@@ -82,6 +94,10 @@ export interface NewTurn {
   parentId: string | null;
   /** The user's prompt. */
   prompt: string;
+  /** The prompt's tokens. */
+  promptTokens?: TokenCount | null;
+  /** The new system message's tokens. */
+  systemTokens?: TokenCount | null;
   /** The model of the reply placeholder. */
   model: string;
 }
