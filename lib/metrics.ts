@@ -40,10 +40,12 @@ interface Metric {
   render(): string[];
 }
 
-/** A monotonically increasing count, optionally read from a callback at scrape time. */
-export class Counter implements Metric {
+/** Labelled values, some optionally read from a callback at scrape time. */
+abstract class Series implements Metric {
   #values = new Map<string, number>();
   #collect?: () => Array<[Labels, number]>;
+  /** The Prometheus type line's word. */
+  protected abstract readonly type: "counter" | "gauge";
   constructor(
     readonly name: string,
     readonly help: string,
@@ -60,8 +62,12 @@ export class Counter implements Metric {
   get(labels: Labels = {}): number {
     return this.#values.get(key(labels)) ?? 0;
   }
+  /** Sets one series. */
+  protected put(labels: Labels, value: number): void {
+    this.#values.set(key(labels), value);
+  }
   render(): string[] {
-    const out = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
+    const out = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`];
     const values = new Map(this.#values);
     for (const [labels, v] of this.#collect?.() ?? []) values.set(key(labels), v);
     for (const [k, v] of values) out.push(`${this.name}${k} ${num(v)}`);
@@ -69,40 +75,21 @@ export class Counter implements Metric {
   }
 }
 
+/** A monotonically increasing count, optionally read from a callback at scrape time. */
+export class Counter extends Series {
+  protected readonly type = "counter";
+}
+
 /** A value that goes up and down, or is read from a callback at scrape time. */
-export class Gauge implements Metric {
-  #values = new Map<string, number>();
-  #collect?: () => Array<[Labels, number]>;
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    collect?: () => Array<[Labels, number]>,
-  ) {
-    this.#collect = collect;
-  }
+export class Gauge extends Series {
+  protected readonly type = "gauge";
   /** Sets the series of these labels. */
   set(labels: Labels, value: number): void {
-    this.#values.set(key(labels), value);
-  }
-  /** Adds `by` (default 1). */
-  inc(labels: Labels = {}, by = 1): void {
-    const k = key(labels);
-    this.#values.set(k, (this.#values.get(k) ?? 0) + by);
+    this.put(labels, value);
   }
   /** Subtracts `by` (default 1). */
   dec(labels: Labels = {}, by = 1): void {
     this.inc(labels, -by);
-  }
-  /** The current value of one series. */
-  get(labels: Labels = {}): number {
-    return this.#values.get(key(labels)) ?? 0;
-  }
-  render(): string[] {
-    const out = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`];
-    const values = new Map(this.#values);
-    for (const [labels, v] of this.#collect?.() ?? []) values.set(key(labels), v);
-    for (const [k, v] of values) out.push(`${this.name}${k} ${num(v)}`);
-    return out;
   }
 }
 
