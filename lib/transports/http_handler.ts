@@ -46,6 +46,15 @@ export interface HttpHandlerOptions {
   docs?: DocsPageOptions;
 }
 
+/**
+ * The route label of a request no route matched: metrics are labelled by
+ * route pattern, never by the raw path, so that scanners cannot grow them.
+ */
+const UNMATCHED = "unmatched";
+
+/** Methods counted by name in metrics; others are counted as `OTHER`. */
+const METHODS = new Set(["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"]);
+
 /** One request's facts, for the log line and the metrics. */
 interface Outcome {
   route: string;
@@ -70,7 +79,7 @@ export function createHttpHandler(
 
   return async function handle(req: Request): Promise<Response> {
     const started = performance.now();
-    if (req.method === "OPTIONS") return preflightResponse();
+    if (req.method === "OPTIONS") return preflightResponse(req);
     const url = new URL(req.url);
     const local = new AbortController();
     const base = createCallContext({
@@ -81,18 +90,20 @@ export function createHttpHandler(
       requestId: req.headers.get("x-request-id"),
     });
     const outcome: Outcome = {
-      route: url.pathname,
+      route: UNMATCHED,
       conversationId: null,
       err: null,
       streaming: false,
     };
     const finish = (status: number) => {
       const seconds = (performance.now() - started) / 1000;
-      requests.inc({ method: req.method, route: outcome.route, status: String(status) });
+      const method = METHODS.has(req.method) ? req.method : "OTHER";
+      requests.inc({ method, route: outcome.route, status: String(status) });
       durations.observe({ route: outcome.route }, seconds);
       const fields = {
         method: req.method,
         route: outcome.route,
+        path: outcome.route === UNMATCHED ? url.pathname : undefined,
         status,
         durationMs: Math.round(seconds * 1000),
         conversationId: outcome.conversationId ?? undefined,
@@ -117,7 +128,7 @@ export function createHttpHandler(
       if (e.code === Code.Internal) {
         base.logger.error("cannot handle the request", { err: e.cause });
       }
-      response = url.pathname.startsWith("/v1/")
+      response = isOpenAIPath(url.pathname)
         ? jsonResponse(httpStatus(e), openAIErrorBody(e), errorResponseHeaders(e))
         : errorResponse(e);
     }
@@ -139,7 +150,7 @@ export function createHttpHandler(
     outcome: Outcome,
     hooks: { abort: () => void; onStreamEnd: (err: AppError | null) => void },
   ): Promise<Response> {
-    if (url.pathname === "/v1" || url.pathname.startsWith("/v1/")) {
+    if (isOpenAIPath(url.pathname)) {
       outcome.route = "/v1/*";
       const ctx = { ...base, principal: await principal(req) };
       const body = req.body === null ? null : await readBodyBytes(req, options.maxBodyBytes);
@@ -155,6 +166,7 @@ export function createHttpHandler(
     const match = matchRoute(req.method, url.pathname);
     if (match.kind === "none") throw notFound(url.pathname);
     if (match.kind === "method") {
+      outcome.route = match.pattern;
       return jsonResponse(405, {
         error: {
           code: "method_not_allowed",
@@ -234,6 +246,11 @@ export function createHttpHandler(
   function principal(req: Request): Promise<string> {
     return auth.principal(bearerToken(req.headers.get("authorization")));
   }
+}
+
+/** Whether a path belongs to the OpenAI-compatible API (errors in OpenAI's shape). */
+function isOpenAIPath(path: string): boolean {
+  return path === "/v1" || path.startsWith("/v1/");
 }
 
 function notFound(path: string): AppError {

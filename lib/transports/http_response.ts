@@ -18,15 +18,28 @@ export function corsHeaders(): Record<string, string> {
   };
 }
 
-/** The 204 answer to a CORS preflight (`OPTIONS`). */
-export function preflightResponse(): Response {
+/** The request headers a preflight allows when the browser names none. */
+export const CORS_HEADERS = "Authorization, Content-Type, X-Request-Id, Accept";
+
+/** A header list as a browser sends it in `Access-Control-Request-Headers`. */
+const HEADER_LIST = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+(\s*,\s*[!#$%&'*+.^_`|~0-9A-Za-z-]+)*$/;
+
+/**
+ * The 204 answer to a CORS preflight (`OPTIONS`). The headers the browser asks
+ * for are allowed as asked: SDKs send their own (the `openai` SDK sends
+ * `x-stainless-*` on every call), and `*` would not cover `Authorization`.
+ * @param req the preflight request
+ */
+export function preflightResponse(req: Request): Response {
+  const asked = req.headers.get("access-control-request-headers")?.trim() ?? "";
   return new Response(null, {
     status: 204,
     headers: {
       ...corsHeaders(),
       "access-control-allow-methods": CORS_METHODS,
-      "access-control-allow-headers": "Authorization, Content-Type, X-Request-Id, Accept",
+      "access-control-allow-headers": HEADER_LIST.test(asked) ? asked : CORS_HEADERS,
       "access-control-max-age": "86400",
+      "vary": "Access-Control-Request-Headers",
     },
   });
 }

@@ -46,7 +46,12 @@ export const ROUTES: readonly Route[] = [
 /** The result of {@link matchRoute}. */
 export type RouteMatch =
   | { kind: "found"; route: Route; params: Record<string, string> }
-  | { kind: "method"; allow: string[] }
+  | {
+    kind: "method";
+    allow: string[];
+    /** The path pattern that matched, for logs and metrics. */
+    pattern: string;
+  }
   | { kind: "none" };
 
 function matchPattern(pattern: string, path: string): Record<string, string> | null {
@@ -81,14 +86,16 @@ export function matchRoute(method: string, path: string): RouteMatch {
   const p = path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path;
   const m = method === "HEAD" ? "GET" : method;
   const allow = new Set<string>();
+  let pattern = "";
   for (const route of ROUTES) {
     const params = matchPattern(route.pattern, p);
     if (params === null) continue;
     if (route.method === m) return { kind: "found", route, params };
     allow.add(route.method);
+    pattern = route.pattern;
   }
   if (allow.size === 0) return { kind: "none" };
   if (allow.has("GET")) allow.add("HEAD");
   allow.add("OPTIONS");
-  return { kind: "method", allow: [...allow] };
+  return { kind: "method", allow: [...allow], pattern };
 }

@@ -14,6 +14,7 @@ import { parseSSE, type SSEEvent } from "../../lib/sse/parse.ts";
 import { openSqliteStore } from "../../lib/store/sqlite.ts";
 import type { ServerHandle } from "../../lib/transports/context.ts";
 import { serveHttp } from "../../lib/transports/http.ts";
+import { CORS_HEADERS } from "../../lib/transports/http_response.ts";
 import { ROUTES } from "../../lib/transports/http_router.ts";
 import { buildOpenApiDocument } from "../../lib/transports/openapi.ts";
 
@@ -243,6 +244,61 @@ Deno.test("unknown routes are 404, wrong methods 405 with Allow, preflight 204",
     const v1 = await fetch(`${app.url}/v1/nothing-here`);
     assert.equal(v1.status, 404);
     await v1.body?.cancel();
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("a CORS preflight allows the headers the browser asks for, as the openai SDK sends them", async () => {
+  const app = await startApp({ AUTH_TOKENS: "alpha" });
+  try {
+    const asked = "authorization, content-type, x-stainless-os, x-stainless-retry-count";
+    const pre = await fetch(`${app.url}/v1/chat/completions`, {
+      method: "OPTIONS",
+      headers: {
+        origin: "http://app.example",
+        "access-control-request-method": "POST",
+        "access-control-request-headers": asked,
+      },
+    });
+    assert.equal(pre.status, 204);
+    assert.equal(pre.headers.get("access-control-allow-headers"), asked);
+    assert.match(pre.headers.get("vary")!, /Access-Control-Request-Headers/);
+    await pre.body?.cancel();
+    // Not a header list: the default list, never the text echoed back.
+    const odd = await fetch(`${app.url}/ask/new`, {
+      method: "OPTIONS",
+      headers: { "access-control-request-headers": "x-a; <b>" },
+    });
+    assert.equal(odd.headers.get("access-control-allow-headers"), CORS_HEADERS);
+    await odd.body?.cancel();
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("metrics label unknown paths and wrong methods by route, never by the raw path", async () => {
+  const app = await startApp();
+  try {
+    for (const path of ["/scan-1", "/scan-2/x", "/v1"]) {
+      const res = await fetch(app.url + path);
+      assert.equal(res.status, 404, path);
+      await res.body?.cancel();
+    }
+    const v1 = await (await fetch(`${app.url}/v1`)).json();
+    assert.equal(v1.error.type, "invalid_request_error", "/v1 answers in OpenAI's error shape");
+    const put = await fetch(`${app.url}/conversations/abc123`, { method: "PUT" });
+    assert.equal(put.status, 405);
+    await put.body?.cancel();
+    const odd = await fetch(`${app.url}/healthz`, { method: "BREW" });
+    await odd.body?.cancel();
+    const metrics = await (await fetch(`${app.url}/metrics`)).text();
+    assert.doesNotMatch(metrics, /scan-|abc123|BREW/);
+    assert.match(metrics, /route="unmatched",status="404"\} 2/);
+    assert.match(metrics, /method="PUT",route="\/conversations\/\{id\}",status="405"/);
+    assert.match(metrics, /method="OTHER",route="\/healthz",status="405"/);
+    const line = app.logs.map((l) => JSON.parse(l)).find((l) => l.path === "/scan-1");
+    assert.equal(line?.route, "unmatched");
   } finally {
     await app.close();
   }
