@@ -21,6 +21,7 @@ import type { Conversation, ConversationStore, ListOptions, Message } from "../s
 import { buildContext, type HistoryMessage } from "./context.ts";
 import { type TokenCounter, tokenCounterFor } from "../tokens.ts";
 import { checkMessagesChars, limitPassThrough } from "./prompt_size.ts";
+import { streamOrStartOver } from "./start_over.ts";
 import type { AskEvent, AskInput, ConversationTree, Engine } from "./types.ts";
 
 /** Options of {@link createEngine}. */
@@ -216,10 +217,11 @@ export function createEngine(options: EngineOptions): Engine {
     // The upstream call starts while the turn's fsync runs; nothing reaches
     // the client (not even `start`) before the user's message is on disk.
     const upstream = new AbortController();
-    const events = provider.stream(req, {
-      ...ctx,
-      signal: AbortSignal.any([ctx.signal, upstream.signal]),
-    })[Symbol.asyncIterator]();
+    const callCtx = { ...ctx, signal: AbortSignal.any([ctx.signal, upstream.signal]) };
+    const events =
+      (req.upstreamParent
+        ? streamOrStartOver(provider, req, callCtx)
+        : provider.stream(req, callCtx))[Symbol.asyncIterator]();
     let next: Promise<IteratorResult<ChatEvent>> | null = events.next();
     let closed = false;
     next.catch(() => {});

@@ -13,8 +13,11 @@ import type {
   ModelInfo,
   Provider,
 } from "../../lib/providers/provider.ts";
+import { ChatGPTWebProvider } from "../../lib/providers/chatgpt_web/client.ts";
+import { KeyPool } from "../../lib/providers/pool.ts";
 import { openSqliteStore } from "../../lib/store/sqlite.ts";
 import { ANONYMOUS, type ConversationStore } from "../../lib/store/store.ts";
+import { startChatGPTWebFake, webErrorScript } from "../_fakes/chatgpt_web_upstream.ts";
 
 /** A fake upstream for these tests: records each request, streams scripted words, may fail. */
 class ScriptedProvider implements Provider {
@@ -493,4 +496,88 @@ Deno.test("chat streams a stateless answer and listModels asks the provider", as
       isCode(Code.InvalidArgument),
     );
   });
+});
+
+Deno.test("ask starts a new upstream conversation with the whole path when the ChatGPT web upstream forgot it", async () => {
+  const fake = await startChatGPTWebFake();
+  const pool = new KeyPool({
+    keys: ["token-1"],
+    attempts: 1,
+    firstTokenTimeoutMs: 5000,
+    idleTimeoutMs: 5000,
+    logger: silentLogger,
+  });
+  const provider = new ChatGPTWebProvider({
+    baseUrl: fake.url,
+    model: "auto",
+    pool,
+    logger: silentLogger,
+  });
+  try {
+    await withEngine({ provider }, async ({ engine, store }) => {
+      const first = await ask(engine, { prompt: "one" });
+      const cid = first.conversationId;
+      await ask(engine, { conversationId: cid, prompt: "two" });
+      const upstreamBefore = fake.requests.at(-1)!.body!.conversation_id;
+      assert.equal(typeof upstreamBefore, "string");
+
+      fake.next(webErrorScript("conversation_not_found"));
+      const third = await ask(engine, { conversationId: cid, prompt: "three" });
+      const [refused, fresh] = fake.requests.slice(-2).map((r) => r.body!);
+      assert.equal(refused.conversation_id, upstreamBefore);
+      assert.equal(fresh.conversation_id, undefined, "a new upstream conversation");
+      const sent = (fresh.messages as { author: { role: string }; content: { parts: string[] } }[])
+        .map((m) => `${m.author.role}: ${m.content.parts[0]}`);
+      assert.deepEqual(sent.filter((m) => m.startsWith("user")), [
+        "user: one",
+        "user: two",
+        "user: three",
+      ]);
+      assert.equal(sent.length, 5, "the whole path: three prompts and two answers");
+      assert.match(third.text, /^Heard 5 messages/);
+      const stored = await store.getMessage(third.messageId);
+      assert.equal(stored?.status, "complete");
+      assert.notEqual(stored?.upstream?.conversationId, upstreamBefore);
+
+      // The next turn continues in the new upstream conversation.
+      await ask(engine, { conversationId: cid, prompt: "four" });
+      const next = fake.requests.at(-1)!.body!;
+      assert.equal(next.conversation_id, stored?.upstream?.conversationId);
+      assert.equal(next.parent_message_id, stored?.upstream?.messageId);
+      assert.equal((next.messages as unknown[]).length, 1);
+    });
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("ask does not start over when a stateful upstream refuses the call another way", async () => {
+  const fake = await startChatGPTWebFake();
+  const pool = new KeyPool({
+    keys: ["token-1"],
+    attempts: 1,
+    firstTokenTimeoutMs: 5000,
+    idleTimeoutMs: 5000,
+    logger: silentLogger,
+  });
+  const provider = new ChatGPTWebProvider({
+    baseUrl: fake.url,
+    model: "auto",
+    pool,
+    logger: silentLogger,
+  });
+  try {
+    await withEngine({ provider }, async ({ engine }) => {
+      const first = await ask(engine, { prompt: "one" });
+      fake.next(webErrorScript("invalid_body"));
+      const before = fake.requests.length;
+      await assert.rejects(
+        ask(engine, { conversationId: first.conversationId, prompt: "two" }),
+        isCode(Code.InvalidArgument),
+      );
+      assert.equal(fake.requests.length, before + 1, "one request, no second try");
+    });
+  } finally {
+    await fake.close();
+  }
 });
