@@ -93,8 +93,9 @@ export class WsSession {
       const err = new AppError(Code.ResourceExhausted, "Cannot accept the frame: it is too large", {
         reason: "payload_too_large",
       });
-      const json = typeof data === "string" && data.trimStart().startsWith("{");
-      this.#send(json ? errorFrame(null, err) : legacyError(err));
+      this.#send(
+        isJsonFrame(data as string | ArrayBuffer) ? errorFrame(null, err) : legacyError(err),
+      );
       return;
     }
     let text: string;
@@ -104,8 +105,7 @@ export class WsSession {
       this.#send(legacyError(invalid("Cannot read the frame: it is not UTF-8 text")));
       return;
     }
-    const json = text.trimStart().startsWith("{");
-    if (json) this.#onJson(text);
+    if (isJsonFrame(text)) this.#onJson(text);
     else this.#onLegacy(text);
   }
 
@@ -250,6 +250,19 @@ export class WsSession {
 
 function invalid(message: string): AppError {
   return new AppError(Code.InvalidArgument, message);
+}
+
+/**
+ * Whether a frame is a JSON frame: its first non-blank character is `{`. A
+ * binary frame counts by its first non-blank byte, so one too large to decode
+ * still gets its error in the protocol it speaks.
+ */
+function isJsonFrame(data: string | ArrayBuffer): boolean {
+  if (typeof data === "string") return /^\s*\{/.test(data);
+  for (const byte of new Uint8Array(data)) {
+    if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0a && byte !== 0x0d) return byte === 0x7b;
+  }
+  return false;
 }
 
 /** UTF-8 byte length of a string, without encoding it. */

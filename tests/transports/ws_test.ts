@@ -240,6 +240,25 @@ Deno.test("a frame gets a payload_too_large error when it exceeds MAX_WS_FRAME_B
   }, { env: { MAX_WS_FRAME_BYTES: "2000" } });
 });
 
+Deno.test("a binary frame gets answers and errors in the protocol its text starts with", async () => {
+  await withServer(async (h) => {
+    const c = await connect(h.url);
+    const bytes = (text: string) => new TextEncoder().encode(text);
+    try {
+      c.socket.send(bytes(`  {"type":"ask","id":"bin","prompt":"${"x".repeat(2048)}"}`));
+      const json = await c.nextJson();
+      assert.equal(json.id, null);
+      assert.equal(json.reason, "payload_too_large");
+      c.socket.send(bytes(`<|ask|>$$$${"x".repeat(2048)}`));
+      assert.match(await c.next(), /^<\|err\|>\$Cannot accept the frame: it is too large$/);
+      c.socket.send(bytes(JSON.stringify({ type: "ask", id: "small", prompt: "fits" })));
+      assert.equal((await c.jsonAnswer("small")).last.type, "done");
+    } finally {
+      await c.close();
+    }
+  }, { env: { MAX_WS_FRAME_BYTES: "2000" } });
+});
+
 Deno.test("plain GET gets 426 when it asks no upgrade", async () => {
   await withServer(async (h) => {
     const res = await fetch(h.url.replace("ws:", "http:") + "/anything");
