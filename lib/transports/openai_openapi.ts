@@ -108,12 +108,15 @@ export const OPENAI_SCHEMAS: Record<string, Schema> = {
   },
   Response: {
     type: "object",
-    description: "OpenAI's Response object; `id` is the assistant message id in the tree",
+    description: "OpenAI's Response object; `id` is the assistant message id in the tree. " +
+      "The sampling and tool fields are always the fixed values EasyBackend uses.",
+    required: ["id", "object", "created_at", "status", "model", "output", "usage"],
     properties: {
       id: { type: "string" },
       object: { const: "response" },
       "created_at": { type: "integer" },
       status: { enum: ["completed", "incomplete", "failed", "in_progress"] },
+      background: { const: false },
       model: { type: "string" },
       output: { type: "array", items: { type: "object" } },
       usage: { type: ["object", "null"] },
@@ -122,6 +125,15 @@ export const OPENAI_SCHEMAS: Record<string, Schema> = {
       store: { type: "boolean" },
       error: { type: ["object", "null"] },
       "incomplete_details": { type: ["object", "null"] },
+      "max_output_tokens": { type: "null" },
+      "parallel_tool_calls": { const: false },
+      temperature: { type: "null" },
+      "top_p": { type: "null" },
+      text: { type: "object", description: 'Always `{"format": {"type": "text"}}`' },
+      "tool_choice": { const: "none" },
+      tools: { type: "array", maxItems: 0 },
+      truncation: { const: "disabled" },
+      metadata: { type: "object" },
       conversation: {
         type: ["object", "null"],
         properties: { id: { type: "string" } },

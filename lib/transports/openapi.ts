@@ -52,6 +52,7 @@ const ASK_OPERATION: Schema = {
     "413": { $ref: "#/components/responses/TooLarge" },
     "429": { $ref: "#/components/responses/RateLimited" },
     "502": { $ref: "#/components/responses/UpstreamFailed" },
+    "503": { $ref: "#/components/responses/ShuttingDown" },
     "504": { $ref: "#/components/responses/UpstreamTimeout" },
   },
 };
@@ -88,7 +89,7 @@ const SCHEMAS: Record<string, Schema> = {
   },
   AskResponse: {
     type: "object",
-    required: ["message", "conversation_id", "parent_id", "model"],
+    required: ["message", "conversation_id", "parent_id", "model", "finish_details", "usage"],
     properties: {
       message: { type: "string" },
       conversation_id: { type: "string" },
@@ -100,6 +101,7 @@ const SCHEMAS: Record<string, Schema> = {
   },
   ConversationHeader: {
     type: "object",
+    required: ["id", "title", "create_time", "update_time", "current_node"],
     properties: {
       id: { type: "string" },
       title: { type: "string" },
@@ -110,6 +112,7 @@ const SCHEMAS: Record<string, Schema> = {
   },
   Message: {
     type: "object",
+    required: ["id", "author", "content", "status", "create_time", "metadata"],
     properties: {
       id: { type: "string" },
       author: { type: "object", properties: { role: { enum: ["system", "user", "assistant"] } } },
@@ -128,9 +131,21 @@ const SCHEMAS: Record<string, Schema> = {
           model_slug: nullable("string"),
           finish_details: { type: ["object", "null"] },
           usage: ref("Usage"),
+          parent_id: { ...nullable("string"), description: "The parent message" },
         },
       },
     },
+  },
+  PathMessage: {
+    allOf: [ref("Message"), {
+      type: "object",
+      properties: { parent: { ...nullable("string"), description: "The parent message" } },
+    }],
+  },
+  Health: {
+    type: "object",
+    required: ["status"],
+    properties: { status: { enum: ["ok", "shutting_down"] } },
   },
   ConversationTree: {
     allOf: [ref("ConversationHeader"), {
@@ -251,7 +266,7 @@ const PATHS: Record<string, Schema> = {
           properties: {
             conversation_id: { type: "string" },
             parent_id: nullable("string"),
-            messages: { type: "array", items: ref("Message") },
+            messages: { type: "array", items: ref("PathMessage") },
           },
         }, "The path"),
         ...ERRORS,
@@ -264,7 +279,10 @@ const PATHS: Record<string, Schema> = {
       summary: "Liveness (503 while shutting down); no token needed",
       tags: ["operations"],
       security: [],
-      responses: { "200": json({ type: "object" }, "Healthy"), "503": { description: "Draining" } },
+      responses: {
+        "200": json(ref("Health"), "Healthy"),
+        "503": json(ref("Health"), "Draining: the server is shutting down"),
+      },
     },
   },
   "/metrics": {
@@ -331,13 +349,16 @@ export function buildOpenApiDocument(): Record<string, unknown> {
         BadRequest: errorResponse("Bad input: malformed JSON, a wrong type, an empty prompt"),
         Unauthorized: errorResponse("No token, or a wrong one"),
         NotFound: errorResponse("Unknown conversation or message"),
-        TooLarge: errorResponse("The body is larger than MAX_BODY_BYTES"),
+        TooLarge: errorResponse(
+          "The body is larger than MAX_BODY_BYTES, or the prompt longer than MAX_PROMPT_CHARS",
+        ),
         RateLimited: {
           ...errorResponse("Rate-limited; see Retry-After"),
           headers: { "Retry-After": { schema: { type: "integer" } } },
         },
         UpstreamFailed: errorResponse("The upstream failed or rejected the key"),
         UpstreamTimeout: errorResponse("The upstream did not answer in time"),
+        ShuttingDown: errorResponse("The server is shutting down; try again"),
       },
     },
   };
