@@ -2,7 +2,9 @@
  * The standard gRPC health service (`grpc.health.v1.Health`): SERVING for the
  * whole server ("") and each of our services, NOT_SERVING once shutdown
  * begins. `Watch` sends the current status and each change; it ends when the
- * server stops serving, so it never holds a graceful shutdown open.
+ * server stops serving, so it never holds a graceful shutdown open. As the
+ * health protocol says, a `Watch` of an unknown service gets SERVICE_UNKNOWN
+ * and stays open (clients read an ended watch as a broken server).
  * @module
  */
 
@@ -23,7 +25,8 @@ export interface HealthCheckResponse {
 export class HealthService {
   #services: Set<string>;
   #serving = true;
-  #watchers = new Set<GrpcStreamCall<HealthCheckRequest, HealthCheckResponse>>();
+  /** Running watches, each with whether its service is one of ours. */
+  #watchers = new Map<GrpcStreamCall<HealthCheckRequest, HealthCheckResponse>, boolean>();
 
   /** @param services the fully qualified names of the served services */
   constructor(services: readonly string[]) {
@@ -34,8 +37,8 @@ export class HealthService {
   stopServing(): void {
     if (!this.#serving) return;
     this.#serving = false;
-    for (const call of this.#watchers) {
-      call.write({ status: "NOT_SERVING" });
+    for (const [call, known] of this.#watchers) {
+      if (known) call.write({ status: "NOT_SERVING" });
       call.end();
     }
     this.#watchers.clear();
@@ -56,17 +59,14 @@ export class HealthService {
 
   /** The server-streaming `Watch`. */
   watch(call: GrpcStreamCall<HealthCheckRequest, HealthCheckResponse>): void {
-    const service = call.request.service ?? "";
-    if (!this.#services.has(service)) {
-      call.write({ status: "SERVICE_UNKNOWN" });
-    } else {
-      call.write({ status: this.#serving ? "SERVING" : "NOT_SERVING" });
-    }
-    if (!this.#serving || !this.#services.has(service)) {
+    const known = this.#services.has(call.request.service ?? "");
+    if (!known) call.write({ status: "SERVICE_UNKNOWN" });
+    else call.write({ status: this.#serving ? "SERVING" : "NOT_SERVING" });
+    if (!this.#serving) {
       call.end();
       return;
     }
-    this.#watchers.add(call);
+    this.#watchers.set(call, known);
     const forget = () => this.#watchers.delete(call);
     call.on("cancelled", forget);
     call.on("close", forget);

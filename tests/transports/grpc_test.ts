@@ -224,7 +224,26 @@ Deno.test("every call demands a bearer token when AUTH_TOKENS is set, except hea
   assert.equal(health.value?.status, "SERVING");
 });
 
-Deno.test("health reports SERVING, then NOT_SERVING once shutdown starts", async () => {
+/** Watches a service's health, recording each status until the watch ends. */
+function watchStatuses(
+  health: ServiceClient,
+  service: string,
+): { seen: string[]; ended: Promise<void>; over: boolean } {
+  const call = health.Watch({ service });
+  const watch = { seen: [] as string[], ended: Promise.resolve(), over: false };
+  watch.ended = new Promise<void>((resolve) => {
+    const end = () => {
+      watch.over = true;
+      resolve();
+    };
+    call.on("data", (m: { status: string }) => watch.seen.push(m.status));
+    call.on("end", end);
+    call.on("error", end);
+  });
+  return watch;
+}
+
+Deno.test("health reports SERVING, then NOT_SERVING once shutdown starts, and keeps unknown watches open", async () => {
   await using srv = await startGrpc({ provider: new EchoProvider() });
   const health = srv.health();
   for (const service of ["", "chat.Chat", "easybackend.v1.Chat"]) {
@@ -233,17 +252,18 @@ Deno.test("health reports SERVING, then NOT_SERVING once shutdown starts", async
   }
   const unknown = await unary(health, "Check", { service: "no.Such" });
   assert.equal(unknown.error?.code, grpc.status.NOT_FOUND);
-  const watch = health.Watch({ service: "" });
-  const seen: string[] = [];
-  const ended = new Promise<void>((resolve) => {
-    watch.on("data", (m: { status: string }) => seen.push(m.status));
-    watch.on("end", () => resolve());
-    watch.on("error", () => resolve());
-  });
-  while (seen.length === 0) await new Promise((r) => setTimeout(r, 10));
+  const watch = watchStatuses(health, "");
+  const watchUnknown = watchStatuses(health, "no.Such");
+  while (watch.seen.length === 0 || watchUnknown.seen.length === 0) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  // A watch of an unknown service stays open until the server stops serving.
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(watchUnknown.over, false);
   srv.shutdown.abort();
-  await ended;
-  assert.deepEqual(seen, ["SERVING", "NOT_SERVING"]);
+  await Promise.all([watch.ended, watchUnknown.ended]);
+  assert.deepEqual(watch.seen, ["SERVING", "NOT_SERVING"]);
+  assert.deepEqual(watchUnknown.seen, ["SERVICE_UNKNOWN"]);
   const after = await unary<{ status: string }>(health, "Check", { service: "" });
   assert.equal(after.value?.status, "NOT_SERVING");
   const refused = await collect(srv.typed().Ask({ prompt: "hi" }));
