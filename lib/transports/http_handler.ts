@@ -27,7 +27,7 @@ import { matchRoute, type Route } from "./http_router.ts";
 import { handleOpenAI } from "./openai_api.ts";
 import { buildOpenApiDocument } from "./openapi.ts";
 import { docsPage, type DocsPageOptions } from "./docs_page.ts";
-import { errorHeaders, httpStatus, openAIErrorBody } from "./wire_errors.ts";
+import { httpStatus } from "./wire_errors.ts";
 
 /** What the handler needs. */
 export interface HttpHandlerOptions {
@@ -128,9 +128,7 @@ export function createHttpHandler(
       if (e.code === Code.Internal) {
         base.logger.error("cannot handle the request", { err: e.cause });
       }
-      response = isOpenAIPath(url.pathname)
-        ? jsonResponse(httpStatus(e), openAIErrorBody(e), errorResponseHeaders(e))
-        : errorResponse(e);
+      response = errorResponse(e, isOpenAIPath(url.pathname) ? "openai" : "easybackend");
     }
     const headers = new Headers(response.headers);
     for (const [k, v] of Object.entries(corsHeaders())) headers.set(k, v);
@@ -255,9 +253,4 @@ function isOpenAIPath(path: string): boolean {
 
 function notFound(path: string): AppError {
   return new AppError(Code.NotFound, `Cannot find a route for ${JSON.stringify(path)}`);
-}
-
-function errorResponseHeaders(err: AppError): Record<string, string> {
-  const headers = errorHeaders(err);
-  return httpStatus(err) === 401 ? { ...headers, "www-authenticate": "Bearer" } : headers;
 }

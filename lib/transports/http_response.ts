@@ -5,7 +5,7 @@
  */
 
 import type { AppError } from "../errors.ts";
-import { errorBody, errorHeaders, httpStatus } from "./wire_errors.ts";
+import { errorBody, errorHeaders, httpStatus, openAIErrorBody } from "./wire_errors.ts";
 
 /** The methods our routes use, for CORS preflight answers. */
 export const CORS_METHODS = "GET, POST, PATCH, DELETE, OPTIONS";
@@ -61,10 +61,20 @@ export function jsonResponse(
   });
 }
 
-/** The error response `{"error": {"code", "message"}}` with its status and headers. */
-export function errorResponse(err: AppError): Response {
+/**
+ * The error response with its status and headers (`Retry-After`,
+ * `WWW-Authenticate` on 401): SPEC's `{"error": {"code", "message"}}`, or
+ * OpenAI's error shape for the routes under `/v1/`.
+ * @param err the error
+ * @param shape which body shape @default "easybackend"
+ */
+export function errorResponse(
+  err: AppError,
+  shape: "easybackend" | "openai" = "easybackend",
+): Response {
   const headers: Record<string, string> = { ...errorHeaders(err) };
   const status = httpStatus(err);
   if (status === 401) headers["www-authenticate"] = "Bearer";
-  return jsonResponse(status, errorBody(err), headers);
+  const body = shape === "openai" ? openAIErrorBody(err) : errorBody(err);
+  return jsonResponse(status, body, headers);
 }

@@ -7,13 +7,7 @@
  */
 
 import { encodeSSE } from "../sse/encode.ts";
-
-/** Headers of every event stream of these routes. */
-export const SSE_HEADERS: Readonly<Record<string, string>> = {
-  "content-type": "text/event-stream; charset=utf-8",
-  "cache-control": "no-cache",
-  "x-accel-buffering": "no",
-};
+import { SSE_HEADERS } from "./http_sse.ts";
 
 /** One event with a JSON payload, optionally named (the Responses API names them). */
 export function jsonEvent(data: unknown, event?: string): string {
