@@ -17,6 +17,7 @@ import {
   toGrpcStatus,
   writeMessage,
 } from "./grpc_call.ts";
+import { legacyEnd, wireId } from "./legacy_wire.ts";
 import { legacyError } from "./wire_errors.ts";
 
 /** `chat.askrequest`. */
@@ -29,12 +30,6 @@ export interface LegacyAskRequest {
 /** `chat.askresponse`. */
 export interface LegacyAskResponse {
   response: string;
-}
-
-/** An id of the legacy protocols: empty or `new` means none. */
-export function legacyId(id: string | null | undefined): string | null {
-  const v = (id ?? "").trim();
-  return v === "" || v.toLowerCase() === "new" ? null : v;
 }
 
 /** Serves one legacy `Ask` call. */
@@ -57,15 +52,18 @@ export async function legacyAsk(
     const req = call.request;
     const events = rt.deps.engine.ask({
       prompt: req.prompt ?? "",
-      conversationId: legacyId(req.conversationId),
-      parentId: legacyId(req.parentId),
+      conversationId: wireId(req.conversationId),
+      parentId: wireId(req.parentId),
     }, ctx);
     for await (const ev of events) {
       if (ev.type === "delta") {
         await writeMessage(call, { response: ev.text }, ctx.signal);
       } else if (ev.type === "done") {
-        const end = `<|end|>$${ev.conversationId}$${ev.messageId}`;
-        await writeMessage(call, { response: end }, ctx.signal);
+        await writeMessage(
+          call,
+          { response: legacyEnd(ev.conversationId, ev.messageId) },
+          ctx.signal,
+        );
         ctx.logger.info("call done", {
           conversation: ev.conversationId,
           durationMs: Math.round(performance.now() - started),

@@ -19,7 +19,7 @@ import {
   track,
   writeMessage,
 } from "./grpc_call.ts";
-import { legacyId } from "./grpc_legacy.ts";
+import { wireId } from "./legacy_wire.ts";
 import {
   type AskEventMessage,
   type ConversationMessage,
@@ -73,7 +73,7 @@ export function typedChatService(rt: GrpcRuntime): {
     GetMessages: unary(rt, "GetMessages", async (req, ctx) => {
       const path = await engine.getMessages(
         requiredId(req.conversationId),
-        legacyId(String(req.messageId ?? "")),
+        wireId(String(req.messageId ?? "")),
         ctx,
       );
       return { messages: toMessageMessages(path, false) };
@@ -137,8 +137,8 @@ async function typedAsk(
     const req = call.request;
     const events: AsyncIterable<AskEvent> = rt.deps.engine.ask({
       prompt: req.prompt ?? "",
-      conversationId: legacyId(req.conversationId),
-      parentId: legacyId(req.parentId),
+      conversationId: wireId(req.conversationId),
+      parentId: wireId(req.parentId),
       model: req.model || null,
       instructions: req.instructions || null,
     }, ctx);

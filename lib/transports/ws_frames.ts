@@ -7,6 +7,7 @@
 
 import { AppError, Code } from "../errors.ts";
 import type { Usage } from "../providers/provider.ts";
+import { wireId } from "./legacy_wire.ts";
 import { codeName } from "./wire_errors.ts";
 
 /** The prefix of a legacy ask. */
@@ -28,11 +29,6 @@ function invalid(message: string): { ok: false; error: AppError } {
   return { ok: false, error: new AppError(Code.InvalidArgument, message) };
 }
 
-function normalizeId(id: string): string | null {
-  const trimmed = id.trim();
-  return trimmed === "" || trimmed.toLowerCase() === "new" ? null : trimmed;
-}
-
 /**
  * Parses `<|ask|>$<conversation_id>$<parent_id>$<prompt>`. Everything after the
  * third `$` is the prompt, `$` and newlines included.
@@ -51,8 +47,8 @@ export function parseLegacyAsk(frame: string): Parsed<LegacyAsk> {
   return {
     ok: true,
     value: {
-      conversationId: normalizeId(rest.slice(0, first)),
-      parentId: normalizeId(rest.slice(first + 1, second)),
+      conversationId: wireId(rest.slice(0, first)),
+      parentId: wireId(rest.slice(first + 1, second)),
       prompt,
     },
   };
@@ -134,8 +130,8 @@ export function parseJsonFrame(frame: string): JsonFrame {
   return {
     type: "ask",
     id,
-    conversationId: conversationId === null ? null : normalizeId(conversationId),
-    parentId: parentId === null ? null : normalizeId(parentId),
+    conversationId: wireId(conversationId),
+    parentId: wireId(parentId),
     prompt: obj.prompt,
     model: model === null || model.trim() === "" ? null : model,
   };
@@ -186,9 +182,4 @@ export function errorFrame(id: string | null, err: AppError, requestId?: string)
   if (err.reason !== undefined) frame.reason = err.reason;
   if (err.retryAfterMs !== undefined) frame.retry_after_ms = err.retryAfterMs;
   return JSON.stringify(frame);
-}
-
-/** The legacy end marker `<|end|>$<conversation_id>$<parent_id>`. */
-export function legacyEnd(conversationId: string, messageId: string): string {
-  return `<|end|>$${conversationId}$${messageId}`;
 }

@@ -9,15 +9,9 @@ import type { AskEvent, AskInput, Engine } from "../engine/types.ts";
 import { abortReason, AppError, Code } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { createCallContext } from "./context.ts";
+import { legacyEnd } from "./legacy_wire.ts";
 import { legacyError } from "./wire_errors.ts";
-import {
-  deltaFrame,
-  doneFrame,
-  errorFrame,
-  legacyEnd,
-  parseJsonFrame,
-  parseLegacyAsk,
-} from "./ws_frames.ts";
+import { deltaFrame, doneFrame, errorFrame, parseJsonFrame, parseLegacyAsk } from "./ws_frames.ts";
 
 /** Options of {@link WsSession}. */
 export interface WsSessionOptions {

@@ -4,10 +4,10 @@ import {
   deltaFrame,
   doneFrame,
   errorFrame,
-  legacyEnd,
   parseJsonFrame,
   parseLegacyAsk,
 } from "../../lib/transports/ws_frames.ts";
+import { legacyEnd, wireId } from "../../lib/transports/legacy_wire.ts";
 import { protocolToken } from "../../lib/transports/ws.ts";
 
 Deno.test("parseLegacyAsk keeps $ and newlines in the prompt when they follow the third $", () => {
@@ -123,4 +123,11 @@ Deno.test("protocolToken finds the bearer entry when several protocols are offer
   assert.equal(protocolToken("chat"), null);
   assert.equal(protocolToken("bearer."), null);
   assert.equal(protocolToken(null), null);
+});
+
+Deno.test("wireId gives null when the id is empty, blank or new in any case", () => {
+  for (const id of [null, undefined, "", "  ", "new", "NEW", " New "]) {
+    assert.equal(wireId(id), null, String(id));
+  }
+  assert.equal(wireId(" c1 "), "c1");
 });
