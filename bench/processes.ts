@@ -68,6 +68,22 @@ export async function startFakeUpstream(): Promise<Child & { port: number }> {
   return { ...childOf(proc), port };
 }
 
+/**
+ * Starts the byte-piping Node proxy (`bench/pipe_proxy.mjs`) in front of the
+ * fake upstream; resolves with its port once it listens.
+ */
+export async function startPipeProxy(upstreamPort: number): Promise<Child & { port: number }> {
+  const proc = new Deno.Command("node", {
+    args: ["bench/pipe_proxy.mjs", String(upstreamPort)],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const line = await firstLine(proc.stdout);
+  const port = Number(JSON.parse(line).port);
+  return { ...childOf(proc), port };
+}
+
 /** A port that was free a moment ago on 127.0.0.1. */
 export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });

@@ -1,8 +1,10 @@
 /**
  * The benchmark (`deno task bench`): starts the fake upstream and EasyBackend
- * in their own processes, runs each scenario DIRECT (A) and through
- * EasyBackend (B) alternating A B A B for several rounds, each run in a fresh
- * load-generator process, and prints medians, spread and ratios to DIRECT.
+ * in their own processes, runs each scenario DIRECT (A), through a Node proxy
+ * that only pipes bytes (PIPE, `bench/pipe_proxy.mjs`, the issue's yardstick,
+ * for the HTTP scenarios) and through EasyBackend (B), alternating A PIPE B
+ * A PIPE B for several rounds, each run in a fresh load-generator process, and
+ * prints medians, spread and ratios to DIRECT.
  *
  *   deno task bench [--rounds 3] [--duration 2500] [--only sse64,json64] [--full] [--json out.json]
  *
@@ -17,6 +19,7 @@ import {
   runLoadProcess,
   startBackend,
   startFakeUpstream,
+  startPipeProxy,
 } from "./processes.ts";
 import type { LoadResult } from "./recorder.ts";
 import { type Scenario, scenarios } from "./scenarios.ts";
@@ -34,6 +37,9 @@ function portFor(protocol: string, ports: BackendPorts): number {
   return ports.http;
 }
 
+/** Who serves a run: A = DIRECT, P = PIPE (the Node byte pipe), B = EasyBackend. */
+type Side = "A" | "P" | "B";
+
 /** One measured run with the server's memory. */
 export interface Measured extends LoadResult {
   peakRssMiB: number;
@@ -41,12 +47,21 @@ export interface Measured extends LoadResult {
 
 async function measure(
   scenario: Scenario,
-  side: "A" | "B",
-  env: { upstream: { pid: number; port: number }; backend: { pid: number; ports: BackendPorts } },
+  side: Side,
+  env: {
+    upstream: { pid: number; port: number };
+    pipe: { pid: number; port: number };
+    backend: { pid: number; ports: BackendPorts };
+  },
 ): Promise<Measured> {
-  const protocol = side === "A" ? scenario.direct! : scenario.backend;
-  const port = side === "A" ? env.upstream.port : portFor(protocol, env.backend.ports);
-  const sampler = new RssSampler(side === "A" ? env.upstream.pid : env.backend.pid);
+  const protocol = side === "B" ? scenario.backend : scenario.direct!;
+  const port = side === "A"
+    ? env.upstream.port
+    : side === "P"
+    ? env.pipe.port
+    : portFor(protocol, env.backend.ports);
+  const pid = side === "A" ? env.upstream.pid : side === "P" ? env.pipe.pid : env.backend.pid;
+  const sampler = new RssSampler(pid);
   const result = await runLoadProcess({ ...scenario.load, protocol, host: "127.0.0.1", port });
   const rss = sampler.stop();
   const errors = result.errors > 0 ? ` errors=${result.errors}` : "";
@@ -77,28 +92,32 @@ async function main(): Promise<void> {
   );
   const dataDir = await Deno.makeTempDir({ prefix: "easybackend-bench-" });
   const upstream = await startFakeUpstream();
+  const pipe = await startPipeProxy(upstream.port);
   const backend = await startBackend(upstream.port, dataDir);
-  const env = { upstream, backend };
-  const runs = new Map<string, { A: Measured[]; B: Measured[] }>();
+  const env = { upstream, pipe, backend };
+  const runs = new Map<string, { A: Measured[]; P: Measured[]; B: Measured[] }>();
   try {
     for (let round = 1; round <= rounds; round++) {
       print(`round ${round}/${rounds}`);
       for (const s of chosen) {
         if (round > (s.maxRounds ?? rounds)) continue;
-        const entry = runs.get(s.name) ?? { A: [], B: [] };
+        const entry = runs.get(s.name) ?? { A: [], P: [], B: [] };
         runs.set(s.name, entry);
         if (s.direct !== null) entry.A.push(await measure(s, "A", env));
+        if (s.pipe && s.direct !== null) entry.P.push(await measure(s, "P", env));
         entry.B.push(await measure(s, "B", env));
       }
     }
   } finally {
     await backend.stop();
+    await pipe.stop();
     await upstream.stop();
     await Deno.remove(dataDir, { recursive: true }).catch(() => {});
   }
   const rows: Row[] = chosen.map((s) => ({
     scenario: s,
     A: s.direct !== null ? runs.get(s.name)!.A : runs.get(s.directFrom!)?.A ?? [],
+    P: runs.get(s.name)!.P,
     B: runs.get(s.name)!.B,
   }));
   print("");

@@ -25,6 +25,8 @@ export interface Scenario {
   target: { ratio?: number; p50?: number; p99?: number; share?: number; rssMiB?: number };
   /** Runs only with `--full`. */
   full?: boolean;
+  /** Also runs the load through the byte-piping Node proxy (PIPE), the yardstick. */
+  pipe?: boolean;
   /** Rounds for this scenario at most (the slow ones run once). */
   maxRounds?: number;
 }
@@ -58,6 +60,7 @@ export function scenarios(durationMs: number): Scenario[] {
   return [
     {
       name: "sse64",
+      pipe: true,
       title: "SSE, 64 streams × 20 chunks at 0 ms, every message stored",
       direct: "direct-sse",
       backend: "http-sse",
@@ -67,6 +70,7 @@ export function scenarios(durationMs: number): Scenario[] {
     },
     {
       name: "fwd256",
+      pipe: true,
       title: "256 streams, 20 chunks 50 ms apart: forwarding delay",
       direct: "direct-sse",
       backend: "http-sse",
@@ -76,6 +80,7 @@ export function scenarios(durationMs: number): Scenario[] {
     },
     {
       name: "json64",
+      pipe: true,
       title: "non-streaming /ask, 64 concurrent, both rows stored",
       direct: "direct-json",
       backend: "http-json",

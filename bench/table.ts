@@ -13,6 +13,8 @@ import { median, spread } from "./stats.ts";
 export interface Row {
   scenario: Scenario;
   A: Measured[];
+  /** The runs through the byte pipe (empty when the scenario has none). */
+  P: Measured[];
   B: Measured[];
 }
 
@@ -55,26 +57,27 @@ function verdict(row: Row): string {
  */
 export function table(rows: Row[], info: { rounds: number; cores: number }): string {
   const lines = [
-    `Medians of ${info.rounds} round(s), (min–max) spread; A = DIRECT, B = EasyBackend; ${info.cores} cores.`,
+    `Medians of ${info.rounds} round(s), (min–max) spread; A = DIRECT, B = EasyBackend (on a PIPE row: the Node byte pipe); ${info.cores} cores.`,
     "",
-    "| scenario | A req/s | B req/s | B/A | A ttfc p50/p99 ms | B ttfc p50/p99 ms | A delay p50/p99 ms | B delay p50/p99 ms | B done / errors | B peak RSS MiB | target |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| scenario | A req/s | B req/s | B/A | B/PIPE | A ttfc p50/p99 ms | B ttfc p50/p99 ms | A delay p50/p99 ms | B delay p50/p99 ms | B done / errors | B peak RSS MiB | target |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   ];
+  const m = (xs: Measured[], k: keyof Measured) => median(xs.map((x) => x[k] as number));
+  const line = (name: string, A: Measured[], B: Measured[], vsPipe: string, target: string) =>
+    `| ${name} | ${withSpread(A.map((a) => a.rps))} | ${withSpread(B.map((b) => b.rps))} | ${
+      f(m(B, "rps") / m(A, "rps"), 2)
+    } | ${vsPipe} | ${f(m(A, "ttfcP50"))}/${f(m(A, "ttfcP99"))} | ${f(m(B, "ttfcP50"))}/${
+      f(m(B, "ttfcP99"))
+    } | ${f(m(A, "delayP50"), 2)}/${f(m(A, "delayP99"), 2)} | ${
+      withSpread(B.map((b) => b.delayP50), 2)
+    } / ${withSpread(B.map((b) => b.delayP99), 1)} | ${B.map((b) => b.requests).join(",")} / ${
+      B.map((b) => b.errors).join(",")
+    } | ${f(Math.max(...B.map((b) => b.peakRssMiB)), 0)} | ${target} |`;
   for (const row of rows) {
-    const { A, B, scenario: s } = row;
-    const m = (xs: Measured[], k: keyof Measured) => median(xs.map((x) => x[k] as number));
-    const ratio = m(B, "rps") / m(A, "rps");
-    lines.push(
-      `| ${s.name} | ${withSpread(A.map((a) => a.rps))} | ${withSpread(B.map((b) => b.rps))} | ${
-        f(ratio, 2)
-      } | ${f(m(A, "ttfcP50"))}/${f(m(A, "ttfcP99"))} | ${f(m(B, "ttfcP50"))}/${
-        f(m(B, "ttfcP99"))
-      } | ${f(m(A, "delayP50"), 2)}/${f(m(A, "delayP99"), 2)} | ${
-        withSpread(B.map((b) => b.delayP50), 2)
-      } / ${withSpread(B.map((b) => b.delayP99), 1)} | ${B.map((b) => b.requests).join(",")} / ${
-        B.map((b) => b.errors).join(",")
-      } | ${f(Math.max(...B.map((b) => b.peakRssMiB)), 0)} | ${verdict(row)} |`,
-    );
+    const { A, P, B, scenario: s } = row;
+    if (P.length > 0) lines.push(line(`${s.name} PIPE`, A, P, "", ""));
+    const vsPipe = P.length > 0 ? f(m(B, "rps") / m(P, "rps"), 2) : "";
+    lines.push(line(s.name, A, B, vsPipe, verdict(row)));
   }
   return lines.join("\n");
 }
