@@ -167,5 +167,13 @@ function handshakeFailure(url: string, message: string): AppError {
       `Cannot open the socket at ${url}: the server answered ${status}`,
     );
   }
+  // Over wss Deno upgrades through HTTP/2, where a refused upgrade (a wrong
+  // token, mostly) surfaces as a bare stream error without its status.
+  if (/stream error/i.test(message)) {
+    return new AppError(
+      Code.Unavailable,
+      `Cannot open the socket at ${url}: the server refused the upgrade (check --token)`,
+    );
+  }
   return unreachable(url, new Error(message));
 }

@@ -137,7 +137,9 @@ Deno.test("chat fails with usage status 2 when a flag is wrong or the prompt is 
 
 Deno.test("chat one-shot trusts the --ca certificate over TLS on every protocol", async (t) => {
   await using tls = await makeTestCertificate();
-  const server = await startServer({ env: { TLS_CERT: tls.certFile, TLS_KEY: tls.keyFile } });
+  const server = await startServer({
+    env: { TLS_CERT: tls.certFile, TLS_KEY: tls.keyFile, AUTH_TOKENS: "tls-token" },
+  });
   try {
     const port = new URL(server.httpUrl).port;
     const urls: Record<string, string[]> = {
@@ -149,12 +151,24 @@ Deno.test("chat one-shot trusts the --ca certificate over TLS on every protocol"
     };
     for (const protocol of PROTOCOLS) {
       await t.step(`over ${protocol}`, async () => {
-        const args = ["--protocol", protocol, ...urls[protocol], "--ca", tls.certFile];
+        const args = [
+          ...["--protocol", protocol, ...urls[protocol], "--ca", tls.certFile],
+          ...["--token", "tls-token"],
+        ];
         const run = await runChat([...args, "secure question"]);
         assert.equal(run.code, 0, run.stderr);
         assert.match(run.stdout, /you said "secure question"/);
       });
     }
+    await t.step("wss names the token when the upgrade is refused", async () => {
+      const args = ["--protocol", "ws", ...urls.ws, "--ca", tls.certFile, "--token", "wrong"];
+      const run = await runChat([...args, "hi"]);
+      assert.equal(run.code, 1);
+      assert.match(
+        run.stderr,
+        /^error: Cannot open the socket at wss:\S+: the server refused the upgrade \(check --token\)\n$/,
+      );
+    });
     await t.step("fails in one line without --ca", async () => {
       const run = await runChat(["--protocol", "sse", ...urls.sse, "hi"]);
       assert.equal(run.code, 1);
