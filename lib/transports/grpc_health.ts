@@ -51,7 +51,10 @@ export class HealthService {
   ): void {
     const service = call.request.service ?? "";
     if (!this.#services.has(service)) {
-      callback({ code: Code.NotFound, details: `Cannot check ${service}: unknown service` });
+      callback({
+        code: Code.NotFound,
+        details: `Cannot check the health of ${service}: the service is unknown`,
+      });
       return;
     }
     callback(null, { status: this.#serving ? "SERVING" : "NOT_SERVING" });

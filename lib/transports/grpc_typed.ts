@@ -96,7 +96,7 @@ export function typedChatService(rt: GrpcRuntime): {
 function requiredId(value: unknown): string {
   const id = typeof value === "string" ? value.trim() : "";
   if (id === "") {
-    throw new AppError(Code.InvalidArgument, "Cannot find the conversation: no conversationId");
+    throw new AppError(Code.InvalidArgument, "Cannot read the request: conversation_id is empty");
   }
   return id;
 }

@@ -180,8 +180,11 @@ Deno.test("conversation calls list, read the tree and path, rename and delete", 
   assert.equal(deleted.error, null);
   const gone = await unary(client, "GetConversation", { conversationId: id });
   assert.equal(gone.error?.code, grpc.status.NOT_FOUND);
-  const missing = await unary(client, "GetConversation", { conversationId: "" });
-  assert.equal(missing.error?.code, grpc.status.INVALID_ARGUMENT);
+  for (const method of ["GetConversation", "GetMessages", "RenameConversation"]) {
+    const missing = await unary(client, method, { conversationId: " ", title: "t" });
+    assert.equal(missing.error?.code, grpc.status.INVALID_ARGUMENT, method);
+    assert.equal(missing.error?.details, "Cannot read the request: conversation_id is empty");
+  }
 });
 
 Deno.test("every call demands a bearer token when AUTH_TOKENS is set, except health", async () => {
@@ -252,6 +255,10 @@ Deno.test("health reports SERVING, then NOT_SERVING once shutdown starts, and ke
   }
   const unknown = await unary(health, "Check", { service: "no.Such" });
   assert.equal(unknown.error?.code, grpc.status.NOT_FOUND);
+  assert.equal(
+    unknown.error?.details,
+    "Cannot check the health of no.Such: the service is unknown",
+  );
   const watch = watchStatuses(health, "");
   const watchUnknown = watchStatuses(health, "no.Such");
   while (watch.seen.length === 0 || watchUnknown.seen.length === 0) {
