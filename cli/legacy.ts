@@ -1,7 +1,7 @@
 /**
  * The original project's in-band frames, as the client reads them: text
- * pieces, then `<|end|>$<conversation_id>$<parent_id>`, or `<|err|>$<reason>`.
- * Shared by the legacy gRPC service and the legacy WebSocket protocol.
+ * pieces, then `<|end|>$<conversation_id>$<parent_id>`, or `<|err|>$<reason>`
+ * (what `--legacy` reads from `chat.Chat/Ask`).
  * @module
  */
 
@@ -29,13 +29,4 @@ export function parseLegacyFrame(frame: string): LegacyFrame {
     }
   }
   return { type: "text", text: frame };
-}
-
-/** The legacy ask frame `<|ask|>$<conversation_id>$<parent_id>$<prompt>` (ids may be `new`). */
-export function legacyAskFrame(
-  conversationId: string | null,
-  parentId: string | null,
-  prompt: string,
-): string {
-  return `<|ask|>$${conversationId ?? "new"}$${parentId ?? "new"}$${prompt}`;
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { parseCliArgs, UsageError } from "../../cli/args.ts";
-import { legacyAskFrame, parseLegacyFrame } from "../../cli/legacy.ts";
+import { parseLegacyFrame } from "../../cli/legacy.ts";
 import { grpcTarget } from "../../cli/protocols/grpc.ts";
 import { toAnswerEvent } from "../../cli/protocols/sse.ts";
 import { readLines } from "../../cli/terminal.ts";
@@ -66,7 +66,6 @@ Deno.test("parseLegacyFrame reads text, end and error frames", () => {
     reason: "Cannot find: x",
   });
   assert.deepEqual(parseLegacyFrame("<|end|>$"), { type: "text", text: "<|end|>$" });
-  assert.deepEqual(legacyAskFrame(null, null, "a$b"), "<|ask|>$new$new$a$b");
 });
 
 Deno.test("grpcTarget uses TLS when the scheme or a CA says so", () => {
