@@ -93,8 +93,12 @@ export function serverFailure(
 /** The failure of a server that cannot be reached at all. */
 export function unreachable(address: string, cause: unknown): AppError {
   const detail = messageChain(cause);
+  // Deno's node:tls refuses an IP address as the TLS server name, which
+  // grpc-js sets from the address.
   const state = /refused|tcp connect/i.test(detail)
     ? "connection refused"
+    : /servername.*IP address/i.test(detail)
+    ? "TLS needs a host name here, not an IP address (try localhost)"
     : /certificate|tls|ssl/i.test(detail)
     ? "TLS failed (see --ca)"
     : /dns|lookup|resolve|name/i.test(detail)

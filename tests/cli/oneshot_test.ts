@@ -160,6 +160,15 @@ Deno.test("chat one-shot trusts the --ca certificate over TLS on every protocol"
         assert.match(run.stdout, /you said "secure question"/);
       });
     }
+    await t.step("gRPC over TLS says to use a host name when given an IP address", async () => {
+      const args = ["--url", `grpcs://127.0.0.1:${server.grpcPort}`, "--ca", tls.certFile];
+      const run = await runChat([...args, "--token", "tls-token", "hi"]);
+      assert.equal(run.code, 1);
+      assert.match(
+        run.stderr,
+        /^error: Cannot reach the server at \S+: TLS needs a host name here/,
+      );
+    });
     await t.step("wss names the token when the upgrade is refused", async () => {
       const args = ["--protocol", "ws", ...urls.ws, "--ca", tls.certFile, "--token", "wrong"];
       const run = await runChat([...args, "hi"]);
