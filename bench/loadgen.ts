@@ -126,6 +126,7 @@ export async function runLoad(spec: LoadSpec) {
     target: `${spec.host}:${spec.port}`,
     concurrency: spec.concurrency,
     elapsedMs: end - Math.min(end, Math.max(t0, warmupEnd)),
+    warmupRequests: warm.ok,
   });
 }
 

@@ -111,7 +111,11 @@ export interface BackendPorts {
   ws: number;
 }
 
-/** Starts `main.ts` against the fake upstream with a fresh data dir. */
+/**
+ * Starts `main.ts` against the fake upstream with a fresh data dir. The
+ * `BENCH_BACKEND_ROOT` environment variable runs another checkout's `main.ts`
+ * (e.g. a `git worktree` of the commit before a change, for a before/after).
+ */
 export async function startBackend(
   upstreamPort: number,
   dataDir: string,
@@ -127,7 +131,7 @@ export async function startBackend(
       "--allow-sys",
       "main.ts",
     ],
-    cwd: ROOT,
+    cwd: Deno.env.get("BENCH_BACKEND_ROOT") ?? ROOT,
     env: {
       API_KEY: "sk-bench",
       API_BASE_URL: `http://127.0.0.1:${upstreamPort}/v1`,
@@ -185,15 +189,29 @@ function statusKb(pid: number, field: string): number {
   }
 }
 
-/** Samples a process's resident memory while a run goes on. */
+/** CPU time (user + system) a process has used so far, in ms. */
+function cpuMs(pid: number): number {
+  try {
+    const text = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return NaN;
+  }
+}
+
+/** Samples a process's resident memory and CPU time while a run goes on. */
 export class RssSampler {
   #pid: number;
   #peakKb = 0;
+  #cpu0: number;
   #timer: ReturnType<typeof setInterval>;
 
   /** @param pid the process; @param everyMs the sampling interval */
   constructor(pid: number, everyMs = 100) {
     this.#pid = pid;
+    this.#cpu0 = cpuMs(pid);
     this.#sample();
     this.#timer = setInterval(() => this.#sample(), everyMs);
   }
@@ -203,10 +221,17 @@ export class RssSampler {
     if (kb > this.#peakKb) this.#peakKb = kb;
   }
 
-  /** Stops sampling; returns the peak VmRSS seen and the process's VmHWM, in MiB. */
-  stop(): { peakMiB: number; hwmMiB: number } {
+  /**
+   * Stops sampling; returns the peak VmRSS seen and the process's VmHWM, in
+   * MiB, and the CPU time it used meanwhile, in ms.
+   */
+  stop(): { peakMiB: number; hwmMiB: number; cpuMs: number } {
     clearInterval(this.#timer);
     this.#sample();
-    return { peakMiB: this.#peakKb / 1024, hwmMiB: statusKb(this.#pid, "VmHWM") / 1024 };
+    return {
+      peakMiB: this.#peakKb / 1024,
+      hwmMiB: statusKb(this.#pid, "VmHWM") / 1024,
+      cpuMs: cpuMs(this.#pid) - this.#cpu0,
+    };
   }
 }

@@ -52,6 +52,8 @@ export interface LoadResult {
   delayP50: number;
   delayP99: number;
   chunks: number;
+  /** Requests completed during the warm-up (not in `requests`). */
+  warmupRequests: number;
 }
 
 /** The measurements of one run. */
@@ -74,7 +76,15 @@ export class Recorder {
   }
 
   /** The summary of the run. */
-  result(base: { protocol: string; target: string; concurrency: number; elapsedMs: number }) {
+  result(
+    base: {
+      protocol: string;
+      target: string;
+      concurrency: number;
+      elapsedMs: number;
+      warmupRequests: number;
+    },
+  ) {
     const ttfc = this.ttfc.sorted();
     const delays = this.delays.sorted();
     const errors = Object.values(this.errorKinds).reduce((a, b) => a + b, 0);

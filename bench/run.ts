@@ -40,9 +40,11 @@ function portFor(protocol: string, ports: BackendPorts): number {
 /** Who serves a run: A = DIRECT, P = PIPE (the Node byte pipe), B = EasyBackend. */
 type Side = "A" | "P" | "B";
 
-/** One measured run with the server's memory. */
+/** One measured run with the server's memory and CPU. */
 export interface Measured extends LoadResult {
   peakRssMiB: number;
+  /** The server's CPU time per answered request over the whole run (warm-up included), ms. */
+  cpuMsPerReq: number;
 }
 
 async function measure(
@@ -64,14 +66,17 @@ async function measure(
   const sampler = new RssSampler(pid);
   const result = await runLoadProcess({ ...scenario.load, protocol, host: "127.0.0.1", port });
   const rss = sampler.stop();
+  const all = result.requests + result.warmupRequests + result.errors;
+  const cpuMsPerReq = all > 0 ? rss.cpuMs / all : NaN;
   const errors = result.errors > 0 ? ` errors=${result.errors}` : "";
   print(
     `  ${scenario.name} ${side} ${protocol}: ${result.rps.toFixed(1)} req/s, ` +
       `delay p50/p99 ${result.delayP50?.toFixed(2)}/${result.delayP99?.toFixed(2)} ms, ` +
-      `${result.requests} ok${errors}, rss ${rss.peakMiB.toFixed(0)} MiB`,
+      `${result.requests} ok${errors}, rss ${rss.peakMiB.toFixed(0)} MiB, ` +
+      `server cpu ${cpuMsPerReq.toFixed(3)} ms/req`,
   );
   if (result.errors > 0) print(`    ${JSON.stringify(result.errorKinds)}`);
-  return { ...result, peakRssMiB: rss.peakMiB };
+  return { ...result, peakRssMiB: rss.peakMiB, cpuMsPerReq };
 }
 
 async function main(): Promise<void> {
