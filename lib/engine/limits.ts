@@ -9,6 +9,7 @@
 import { AppError, Code } from "../errors.ts";
 import type { CallContext, ChatEvent, ChatMessage } from "../providers/provider.ts";
 import { ANONYMOUS } from "../store/store.ts";
+import { tapStream } from "./tap.ts";
 import type { AskEvent, AskInput, Engine } from "./types.ts";
 
 /** Options of {@link limitEngine}. */
@@ -96,14 +97,21 @@ export function limitEngine(engine: Engine, options: LimitOptions): Engine {
     };
   }
 
-  async function* guardStream<T>(ctx: CallContext, run: () => AsyncIterable<T>): AsyncGenerator<T> {
-    admit(ctx);
-    const release = openStream(ctx);
-    try {
-      yield* run();
-    } finally {
-      release();
-    }
+  function guardStream<T>(ctx: CallContext, run: () => AsyncIterable<T>): AsyncIterable<T> {
+    let release = () => {};
+    return tapStream({
+      open() {
+        admit(ctx);
+        release = openStream(ctx);
+        try {
+          return run();
+        } catch (err) {
+          release();
+          throw err;
+        }
+      },
+      end: () => release(),
+    });
   }
 
   function guarded<A extends unknown[], R>(fn: (...args: A) => Promise<R>, ctxIndex: number) {

@@ -15,6 +15,7 @@ import type {
   ChatMessage,
   Usage,
 } from "../providers/provider.ts";
+import { tapStream } from "./tap.ts";
 import type { AskEvent, AskInput, Engine } from "./types.ts";
 
 /** The series {@link observeEngine} records into. */
@@ -87,58 +88,60 @@ function outcomeOf(err: unknown): Outcome {
 
 /** Wraps an engine so every answer is logged once and counted. */
 export function observeEngine(engine: Engine, metrics: EngineMetrics): Engine {
-  async function* observe<T extends AskEvent | ChatEvent>(
+  function observe<T extends AskEvent | ChatEvent>(
     kind: "ask" | "chat",
     ctx: CallContext,
     run: (ctx: CallContext) => AsyncIterable<T>,
-  ): AsyncGenerator<T> {
+  ): AsyncIterable<T> {
     const protocol = ctx.protocol ?? "internal";
     const stats: CallStats = ctx.stats ?? { upstreamAttempts: 0 };
-    const callCtx: CallContext = { ...ctx, stats };
-    const started = performance.now();
+    let started = 0;
     let firstToken: number | null = null;
     let usage: Usage | null = null;
     let conversationId: string | undefined;
     let messageId: string | undefined;
     let outcome: Outcome = { code: "canceled" };
-    metrics.streamsActive(protocol, 1);
-    try {
-      for await (const ev of run(callCtx)) {
-        if (ev.type === "delta" && firstToken === null) firstToken = performance.now();
-        if (ev.type === "start") {
+    // One pass-through iterator, not an async generator: this runs for every chunk.
+    return tapStream<T>({
+      open() {
+        started = performance.now();
+        metrics.streamsActive(protocol, 1);
+        return run({ ...ctx, stats });
+      },
+      event(ev) {
+        if (ev.type === "delta") {
+          if (firstToken === null) firstToken = performance.now();
+        } else if (ev.type === "start") {
           conversationId = ev.conversationId;
           messageId = ev.messageId;
-        }
-        if (ev.type === "done") {
+        } else if (ev.type === "done") {
           usage = ev.usage ?? null;
           if ("messageId" in ev) messageId = ev.messageId;
           // The answer is stored complete: a consumer that stops here is not a cancel.
           outcome = { code: "ok" };
         }
-        yield ev;
-      }
-      outcome = { code: "ok" };
-    } catch (err) {
-      outcome = outcomeOf(err);
-      throw err;
-    } finally {
-      metrics.streamsActive(protocol, -1);
-      const seconds = (performance.now() - started) / 1000;
-      const ttftSeconds = firstToken === null ? null : (firstToken - started) / 1000;
-      metrics.record({ protocol, kind, ...outcome, seconds, ttftSeconds, usage });
-      const level = outcome.code === "ok" || outcome.code === "canceled" ? "info" : "warn";
-      ctx.logger[level](kind === "ask" ? "answer" : "chat", {
-        conversationId,
-        messageId,
-        status: outcome.code,
-        reason: outcome.reason,
-        durationMs: Math.round(seconds * 1000),
-        ttftMs: ttftSeconds === null ? null : Math.round(ttftSeconds * 1000),
-        upstreamAttempts: stats.upstreamAttempts,
-        promptTokens: usage?.promptTokens,
-        completionTokens: usage?.completionTokens,
-      });
-    }
+      },
+      end(how) {
+        if (how.kind === "done") outcome = { code: "ok" };
+        else if (how.kind === "error") outcome = outcomeOf(how.error);
+        metrics.streamsActive(protocol, -1);
+        const seconds = (performance.now() - started) / 1000;
+        const ttftSeconds = firstToken === null ? null : (firstToken - started) / 1000;
+        metrics.record({ protocol, kind, ...outcome, seconds, ttftSeconds, usage });
+        const level = outcome.code === "ok" || outcome.code === "canceled" ? "info" : "warn";
+        ctx.logger[level](kind === "ask" ? "answer" : "chat", {
+          conversationId,
+          messageId,
+          status: outcome.code,
+          reason: outcome.reason,
+          durationMs: Math.round(seconds * 1000),
+          ttftMs: ttftSeconds === null ? null : Math.round(ttftSeconds * 1000),
+          upstreamAttempts: stats.upstreamAttempts,
+          promptTokens: usage?.promptTokens,
+          completionTokens: usage?.completionTokens,
+        });
+      },
+    });
   }
   return {
     ...bindAll(engine),

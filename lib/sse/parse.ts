@@ -1,10 +1,12 @@
 /**
  * A Server-Sent Events parser following the WHATWG rules ("Parsing an event
- * stream", "Interpreting an event stream"): bytes → `TextDecoderStream` → lines
+ * stream", "Interpreting an event stream"): bytes → UTF-8 decoding (one
+ * `TextDecoder` in streaming mode, the same rules as `TextDecoderStream`) → lines
  * (CRLF, lone LF or lone CR, safe across chunk splits) → fields → events.
  *
  * It pulls: a chunk is read from the body only when the consumer asks for the
- * next event, and a consumer that stops early cancels the body.
+ * next event (no pipe reads ahead of it), and a consumer that stops early
+ * cancels the body.
  *
  * @example
  * ```ts
@@ -126,7 +128,10 @@ class EventBuilder {
  * ```
  */
 export async function* parseSSE(body: ReadableStream<Uint8Array>): AsyncGenerator<SSEEvent> {
-  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  // A reader straight on the body: a `TextDecoderStream` pipe would add two
+  // queues, a pipe loop and read-ahead per stream.
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
   const splitter = new LineSplitter();
   const builder = new EventBuilder();
   let finished = false;
@@ -135,9 +140,10 @@ export async function* parseSSE(body: ReadableStream<Uint8Array>): AsyncGenerato
       const { done, value } = await reader.read();
       if (done) {
         finished = true;
+        // Flushing can only complete a partial line, which the end discards.
         return;
       }
-      for (const line of splitter.push(value)) {
+      for (const line of splitter.push(decoder.decode(value, { stream: true }))) {
         const event = builder.line(line);
         if (event) yield event;
       }
