@@ -39,8 +39,10 @@ export interface EngineOptions {
   maxPromptChars?: number;
 }
 
-/** Longest conversation title, in characters. */
+/** Longest conversation title made from a prompt, in characters. */
 const TITLE_CHARS = 60;
+/** Longest title a client may set, in characters. */
+const MAX_TITLE_CHARS = 300;
 
 /** A conversation title made from the first prompt. */
 export function titleFromPrompt(prompt: string): string {
@@ -343,6 +345,12 @@ export function createEngine(options: EngineOptions): Engine {
         throw new AppError(
           Code.InvalidArgument,
           "Cannot rename the conversation: the title is empty",
+        );
+      }
+      if (clean.length > MAX_TITLE_CHARS) {
+        throw new AppError(
+          Code.InvalidArgument,
+          `Cannot rename the conversation: the title has ${clean.length} characters, more than ${MAX_TITLE_CHARS}`,
         );
       }
       if (!await store.rename(id, ctx.principal, clean)) throw notFoundConversation(id);

@@ -250,6 +250,14 @@ Deno.test("conversation calls are scoped to the caller and throw NotFound for ot
       isCode(Code.InvalidArgument),
     );
     await assert.rejects(
+      engine.renameConversation(a.conversationId, "t".repeat(301), alice),
+      isCode(Code.InvalidArgument),
+    );
+    assert.equal(
+      (await engine.renameConversation(a.conversationId, "t".repeat(300), alice)).title.length,
+      300,
+    );
+    await assert.rejects(
       engine.getMessages(a.conversationId, "nope", alice),
       isCode(Code.NotFound),
     );
