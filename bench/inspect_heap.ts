@@ -1,0 +1,57 @@
+/**
+ * Asks a process started with `--inspect=127.0.0.1:<port>` for its memory over
+ * the Chrome DevTools protocol: `Deno.memoryUsage()` (RSS, JS heap, external)
+ * and, with `--snapshot FILE`, a V8 heap snapshot (load it in Chrome DevTools,
+ * or summarize it with `python3 bench/heap_top.py FILE`).
+ *
+ *   deno run -A bench/inspect_heap.ts [--port 9229] [--snapshot heap.heapsnapshot]
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: { port: { type: "string", default: "9229" }, snapshot: { type: "string" } },
+});
+const targets = await (await fetch(`http://127.0.0.1:${values.port}/json/list`)).json();
+const ws = new WebSocket(targets[0].webSocketDebuggerUrl);
+await new Promise((resolve, reject) => {
+  ws.onopen = resolve;
+  ws.onerror = reject;
+});
+let nextId = 1;
+const waiting = new Map<number, (result: unknown) => void>();
+const chunks: string[] = [];
+ws.onmessage = (e) => {
+  const msg = JSON.parse(e.data);
+  if (msg.method === "HeapProfiler.addHeapSnapshotChunk") chunks.push(msg.params.chunk);
+  if (msg.id !== undefined) waiting.get(msg.id)?.(msg.result);
+};
+function call(method: string, params: Record<string, unknown> = {}): Promise<unknown> {
+  const id = nextId++;
+  ws.send(JSON.stringify({ id, method, params }));
+  return new Promise((resolve) => waiting.set(id, resolve));
+}
+
+const encoder = new TextEncoder();
+const out = (line: string) => Deno.stdout.writeSync(encoder.encode(line + "\n"));
+await call("Runtime.enable");
+const usage = await call("Runtime.evaluate", {
+  expression: "JSON.stringify(Deno.memoryUsage())",
+  returnByValue: true,
+}) as { result: { value: string } };
+const mib = (n: number) => `${(n / 1048576).toFixed(0)} MiB`;
+const u = JSON.parse(usage.result.value) as Record<string, number>;
+out(
+  `rss ${mib(u.rss)}, heapTotal ${mib(u.heapTotal)}, heapUsed ${mib(u.heapUsed)}, external ${
+    mib(u.external)
+  }`,
+);
+if (values.snapshot) {
+  await call("HeapProfiler.enable");
+  await call("HeapProfiler.takeHeapSnapshot", { reportProgress: false });
+  await Deno.writeTextFile(values.snapshot, chunks.join(""));
+  out(`snapshot written to ${values.snapshot}`);
+}
+ws.close();

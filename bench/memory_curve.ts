@@ -1,0 +1,65 @@
+/**
+ * Server memory per open stream: runs N concurrent slow streams through a
+ * fresh EasyBackend for each N and prints its idle RSS, its peak RSS, the
+ * KiB per stream above idle, and the forwarding delay (a delay of seconds
+ * means a backlog, so the memory is not per-stream cost alone).
+ *
+ *   deno run -A bench/memory_curve.ts [--streams 1000,3000,6000] [--shape bench-c10-d2000] [--protocol http-sse]
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import type { ProtocolName } from "./loadgen.ts";
+import { RssSampler, runLoadProcess, startBackend, startFakeUpstream } from "./processes.ts";
+
+const encoder = new TextEncoder();
+const print = (line: string) => Deno.stdout.writeSync(encoder.encode(line + "\n"));
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    streams: { type: "string", default: "1000,3000,6000" },
+    shape: { type: "string", default: "bench-c10-d2000" },
+    protocol: { type: "string", default: "http-sse" },
+  },
+});
+const counts = values.streams.split(",").map(Number).filter((n) => n > 0 && n <= 9500);
+const protocol = values.protocol as ProtocolName;
+const upstream = await startFakeUpstream();
+print("| streams | idle RSS MiB | peak RSS MiB | KiB/stream | done / errors | delay p50/p99 ms |");
+print("| --- | --- | --- | --- | --- | --- |");
+try {
+  for (const n of counts) {
+    const dataDir = await Deno.makeTempDir({ prefix: "easybackend-mem-" });
+    const backend = await startBackend(upstream.port, dataDir);
+    try {
+      await new Promise((r) => setTimeout(r, 1000));
+      const idle = new RssSampler(backend.pid).stop().peakMiB;
+      const sampler = new RssSampler(backend.pid);
+      const port = protocol.startsWith("ws") ? backend.ports.ws : backend.ports.http;
+      const r = await runLoadProcess({
+        protocol,
+        host: "127.0.0.1",
+        port,
+        concurrency: n,
+        total: n,
+        durationMs: 60_000,
+        warmupMs: 0,
+        rampMs: 3000,
+        timeoutMs: 90_000,
+        shape: values.shape,
+      });
+      const peak = sampler.stop().peakMiB;
+      print(
+        `| ${n} | ${idle.toFixed(0)} | ${peak.toFixed(0)} | ${
+          (((peak - idle) * 1024) / n).toFixed(0)
+        } | ${r.requests} / ${r.errors} | ${r.delayP50.toFixed(1)}/${r.delayP99.toFixed(1)} |`,
+      );
+    } finally {
+      await backend.stop();
+      await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    }
+  }
+} finally {
+  await upstream.stop();
+}
