@@ -381,17 +381,13 @@ class Watchdog {
   /** `performance.now()` at which the armed wait times out; 0 when disarmed. */
   #deadline = 0;
   #what = "";
-  #abortPromise: Promise<never>;
-  #onAbort: () => void = () => {};
+  /** Rejects the race in flight, if any. */
+  #rejectRace: ((reason: unknown) => void) | null = null;
+  readonly #onAbort = () => this.#rejectRace?.(this.signal.reason);
 
   constructor(parent: AbortSignal) {
     this.signal = AbortSignal.any([parent, this.#local.signal]);
-    this.#abortPromise = new Promise<never>((_, reject) => {
-      this.#onAbort = () => reject(this.signal.reason);
-      if (this.signal.aborted) this.#onAbort();
-      else this.signal.addEventListener("abort", this.#onAbort, { once: true });
-    });
-    this.#abortPromise.catch(() => {});
+    this.signal.addEventListener("abort", this.#onAbort, { once: true });
   }
 
   /** Starts the wait; `what` names what is awaited, for the message. */
@@ -440,9 +436,17 @@ class Watchdog {
 
   /** Awaits `p`, or rejects as soon as the signal fires. */
   race<T>(p: Promise<T>): Promise<T> {
-    // When the signal wins, `p` settles later (usually rejecting): never leave that unhandled.
-    p.catch(() => {});
-    return Promise.race([p, this.#abortPromise]);
+    // Not `Promise.race` with one abort promise: that adds a reaction to it
+    // per chunk, kept until the stream ends. When the signal wins, `p`
+    // settles later (usually rejecting) and is ignored.
+    if (this.signal.aborted) {
+      p.catch(() => {});
+      return Promise.reject(this.signal.reason);
+    }
+    return new Promise<T>((resolve, reject) => {
+      this.#rejectRace = reject;
+      p.then(resolve, reject);
+    });
   }
 
   /** The error to report: the signal's reason wins over what the attempt threw. */
