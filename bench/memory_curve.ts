@@ -4,13 +4,21 @@
  * KiB per stream above idle, and the forwarding delay (a delay of seconds
  * means a backlog, so the memory is not per-stream cost alone).
  *
- *   deno run -A bench/memory_curve.ts [--streams 1000,3000,6000] [--shape bench-c10-d2000] [--protocol http-sse]
+ *   deno run -A bench/memory_curve.ts [--streams 1000,3000,6000] [--shape bench-c10-d2000]
+ *     [--protocol http-sse] [--server backend|node-pipe|deno-pipe]
  * @module
  */
 
 import { parseArgs } from "node:util";
 import type { ProtocolName } from "./loadgen.ts";
-import { RssSampler, runLoadProcess, startBackend, startFakeUpstream } from "./processes.ts";
+import {
+  type Child,
+  RssSampler,
+  runLoadProcess,
+  startBackend,
+  startFakeUpstream,
+  startPipeProxy,
+} from "./processes.ts";
 
 const encoder = new TextEncoder();
 const print = (line: string) => Deno.stdout.writeSync(encoder.encode(line + "\n"));
@@ -21,22 +29,30 @@ const { values } = parseArgs({
     streams: { type: "string", default: "1000,3000,6000" },
     shape: { type: "string", default: "bench-c10-d2000" },
     protocol: { type: "string", default: "http-sse" },
+    // "backend" (EasyBackend), or a pure pipe for the floor: "node-pipe", "deno-pipe".
+    server: { type: "string", default: "backend" },
   },
 });
 const counts = values.streams.split(",").map(Number).filter((n) => n > 0 && n <= 9500);
-const protocol = values.protocol as ProtocolName;
+const pipe = values.server === "node-pipe" ? "node" : values.server === "deno-pipe" ? "deno" : null;
+const protocol = (pipe ? "direct-sse" : values.protocol) as ProtocolName;
 const upstream = await startFakeUpstream();
 print("| streams | idle RSS MiB | peak RSS MiB | KiB/stream | done / errors | delay p50/p99 ms |");
 print("| --- | --- | --- | --- | --- | --- |");
 try {
   for (const n of counts) {
     const dataDir = await Deno.makeTempDir({ prefix: "easybackend-mem-" });
-    const backend = await startBackend(upstream.port, dataDir);
+    const server: Child & { port: number } = pipe
+      ? await startPipeProxy(upstream.port, pipe)
+      : await startBackend(upstream.port, dataDir).then((b) => ({
+        ...b,
+        port: protocol.startsWith("ws") ? b.ports.ws : b.ports.http,
+      }));
     try {
       await new Promise((r) => setTimeout(r, 1000));
-      const idle = new RssSampler(backend.pid).stop().peakMiB;
-      const sampler = new RssSampler(backend.pid);
-      const port = protocol.startsWith("ws") ? backend.ports.ws : backend.ports.http;
+      const idle = new RssSampler(server.pid).stop().peakMiB;
+      const sampler = new RssSampler(server.pid);
+      const port = server.port;
       const r = await runLoadProcess({
         protocol,
         host: "127.0.0.1",
@@ -56,7 +72,7 @@ try {
         } | ${r.requests} / ${r.errors} | ${r.delayP50.toFixed(1)}/${r.delayP99.toFixed(1)} |`,
       );
     } finally {
-      await backend.stop();
+      await server.stop();
       await Deno.remove(dataDir, { recursive: true }).catch(() => {});
     }
   }

@@ -69,12 +69,18 @@ export async function startFakeUpstream(): Promise<Child & { port: number }> {
 }
 
 /**
- * Starts the byte-piping Node proxy (`bench/pipe_proxy.mjs`) in front of the
- * fake upstream; resolves with its port once it listens.
+ * Starts the byte-piping Node proxy (`bench/pipe_proxy.mjs`, or with "deno"
+ * `bench/deno_pipe_proxy.ts`) in front of the fake upstream; resolves with its
+ * port once it listens.
  */
-export async function startPipeProxy(upstreamPort: number): Promise<Child & { port: number }> {
-  const proc = new Deno.Command("node", {
-    args: ["bench/pipe_proxy.mjs", String(upstreamPort)],
+export async function startPipeProxy(
+  upstreamPort: number,
+  runtime: "node" | "deno" = "node",
+): Promise<Child & { port: number }> {
+  const proc = new Deno.Command(runtime === "node" ? "node" : Deno.execPath(), {
+    args: runtime === "node"
+      ? ["bench/pipe_proxy.mjs", String(upstreamPort)]
+      : ["run", "--allow-net", "bench/deno_pipe_proxy.ts", String(upstreamPort)],
     cwd: ROOT,
     stdout: "piped",
     stderr: "inherit",
