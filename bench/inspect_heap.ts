@@ -1,10 +1,10 @@
 /**
  * Asks a process started with `--inspect=127.0.0.1:<port>` for its memory over
  * the Chrome DevTools protocol: `Deno.memoryUsage()` (RSS, JS heap, external)
- * and, with `--snapshot FILE`, a V8 heap snapshot (load it in Chrome DevTools,
+ * (with `--gc` also after a full garbage collection) and, with `--snapshot FILE`, a V8 heap snapshot (load it in Chrome DevTools,
  * or summarize it with `python3 bench/heap_top.py FILE`).
  *
- *   deno run -A bench/inspect_heap.ts [--port 9229] [--snapshot heap.heapsnapshot]
+ *   deno run -A bench/inspect_heap.ts [--port 9229] [--gc] [--snapshot heap.heapsnapshot]
  * @module
  */
 
@@ -12,7 +12,11 @@ import { parseArgs } from "node:util";
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { port: { type: "string", default: "9229" }, snapshot: { type: "string" } },
+  options: {
+    port: { type: "string", default: "9229" },
+    snapshot: { type: "string" },
+    gc: { type: "boolean", default: false },
+  },
 });
 const targets = await (await fetch(`http://127.0.0.1:${values.port}/json/list`)).json();
 const ws = new WebSocket(targets[0].webSocketDebuggerUrl);
@@ -37,17 +41,24 @@ function call(method: string, params: Record<string, unknown> = {}): Promise<unk
 const encoder = new TextEncoder();
 const out = (line: string) => Deno.stdout.writeSync(encoder.encode(line + "\n"));
 await call("Runtime.enable");
-const usage = await call("Runtime.evaluate", {
-  expression: "JSON.stringify(Deno.memoryUsage())",
-  returnByValue: true,
-}) as { result: { value: string } };
 const mib = (n: number) => `${(n / 1048576).toFixed(0)} MiB`;
-const u = JSON.parse(usage.result.value) as Record<string, number>;
-out(
-  `rss ${mib(u.rss)}, heapTotal ${mib(u.heapTotal)}, heapUsed ${mib(u.heapUsed)}, external ${
-    mib(u.external)
-  }`,
-);
+async function printUsage(label: string): Promise<void> {
+  const usage = await call("Runtime.evaluate", {
+    expression: "JSON.stringify(Deno.memoryUsage())",
+    returnByValue: true,
+  }) as { result: { value: string } };
+  const u = JSON.parse(usage.result.value) as Record<string, number>;
+  out(
+    `${label}rss ${mib(u.rss)}, heapTotal ${mib(u.heapTotal)}, heapUsed ${
+      mib(u.heapUsed)
+    }, external ${mib(u.external)}`,
+  );
+}
+await printUsage("");
+if (values.gc) {
+  await call("HeapProfiler.collectGarbage");
+  await printUsage("after a full GC: ");
+}
 if (values.snapshot) {
   await call("HeapProfiler.enable");
   await call("HeapProfiler.takeHeapSnapshot", { reportProgress: false });

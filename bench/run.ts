@@ -102,6 +102,17 @@ async function main(): Promise<void> {
   const env = { upstream, pipe, backend };
   const runs = new Map<string, { A: Measured[]; P: Measured[]; B: Measured[] }>();
   try {
+    // One unrecorded second per server first, so round 1 does not pay the JIT's warm-up.
+    const warm = { concurrency: 64, total: 100_000, durationMs: 1000, timeoutMs: 30_000 };
+    for (
+      const [protocol, port] of [
+        ["direct-sse", upstream.port],
+        ["direct-sse", pipe.port],
+        ["http-sse", backend.ports.http],
+      ] as const
+    ) {
+      await runLoadProcess({ ...warm, protocol, host: "127.0.0.1", port, shape: "bench-c20-d0" });
+    }
     for (let round = 1; round <= rounds; round++) {
       print(`round ${round}/${rounds}`);
       for (const s of chosen) {

@@ -108,6 +108,7 @@ export function scenarios(durationMs: number): Scenario[] {
       },
       metric: "complete",
       target: { share: 1, rssMiB: 1024 },
+      pipe: backend === "http-sse",
       full: true,
       maxRounds: 1,
     })),
