@@ -120,7 +120,8 @@ export interface BackendPorts {
 /**
  * Starts `main.ts` against the fake upstream with a fresh data dir. The
  * `BENCH_BACKEND_ROOT` environment variable runs another checkout's `main.ts`
- * (e.g. a `git worktree` of the commit before a change, for a before/after).
+ * (e.g. a `git worktree` of the commit before a change, for a before/after);
+ * `BENCH_V8_FLAGS` passes V8 flags to it.
  */
 export async function startBackend(
   upstreamPort: number,
@@ -135,6 +136,7 @@ export async function startBackend(
       "--allow-read",
       "--allow-write",
       "--allow-sys",
+      ...(Deno.env.get("BENCH_V8_FLAGS") ? [`--v8-flags=${Deno.env.get("BENCH_V8_FLAGS")}`] : []),
       "main.ts",
     ],
     cwd: Deno.env.get("BENCH_BACKEND_ROOT") ?? ROOT,
