@@ -27,8 +27,17 @@ export interface AnswerOptions {
   messageId: string;
   /** The text pieces, in order. */
   pieces: string[];
-  /** `finish_details.type`. @default "stop" */
+  /**
+   * `finish_details.type`; `max_tokens` also ends the turn with `end_turn:
+   * false`, as an answer a `continue` can resume. @default "stop"
+   */
   finish?: string;
+  /**
+   * Text the message already holds before the pieces: a `continue` answer
+   * that repeats the whole text so far sets it, one that restarts from empty
+   * leaves it out. @default ""
+   */
+  before?: string;
   modelSlug?: string;
   /** The user message echoed first (cumulative) or as `input_message` (v1). */
   userText?: string;
@@ -48,7 +57,7 @@ function assistantMessage(o: AnswerOptions, text: string, final: boolean) {
     author: { role: "assistant", name: null, metadata: {} },
     content: { "content_type": "text", parts: [text] },
     status: final ? "finished_successfully" : "in_progress",
-    "end_turn": final ? true : null,
+    "end_turn": final ? o.finish !== "max_tokens" : null,
     weight: 1.0,
     metadata,
     recipient: "all",
@@ -76,7 +85,7 @@ export function cumulativeSteps(o: AnswerOptions): string[] {
   });
   out.push(sseEvent(asciiJson(echo("system", ""))));
   if (o.userText !== undefined) out.push(sseEvent(asciiJson(echo("user", o.userText))));
-  let text = "";
+  let text = o.before ?? "";
   o.pieces.forEach((piece, i) => {
     text += piece;
     const final = !o.cut && i === o.pieces.length - 1;
@@ -135,7 +144,11 @@ export function v1Steps(o: AnswerOptions & V1Options): string[] {
     out.push(op({ p: "/message/content/parts/0", o: "append", v: "tool output, not the answer" }));
     channel = 1;
   }
-  const root = { message: assistantMessage(o, "", false), "conversation_id": cid, error: null };
+  const root = {
+    message: assistantMessage(o, o.before ?? "", false),
+    "conversation_id": cid,
+    error: null,
+  };
   out.push(op({ p: "", o: "add", v: root, c: channel }));
   const last = o.cut ? o.pieces.length : o.pieces.length - 1;
   o.pieces.slice(0, last).forEach((piece, i) => {
@@ -145,7 +158,7 @@ export function v1Steps(o: AnswerOptions & V1Options): string[] {
   const patch = [
     { p: "/message/content/parts/0", o: "append", v: o.pieces[o.pieces.length - 1] ?? "" },
     { p: "/message/status", o: "replace", v: "finished_successfully" },
-    { p: "/message/end_turn", o: "replace", v: true },
+    { p: "/message/end_turn", o: "replace", v: o.finish !== "max_tokens" },
     {
       p: "/message/metadata",
       o: "append",

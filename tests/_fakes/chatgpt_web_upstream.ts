@@ -7,7 +7,10 @@
  * message ids (an unknown `conversation_id` gets 404 `conversation_not_found`),
  * and streams a reply that reveals the messages it received
  * (`Heard N messages: user: hi | …`) in the v1 delta format, or in the
- * cumulative format when started with `format: "cumulative"`. `fake.next()`
+ * cumulative format when started with `format: "cumulative"`. With
+ * `piecesPerTurn` it cuts replies off at `max_tokens` and answers each
+ * `action: "continue"` (parent: the cut-off message) with the next pieces.
+ * `fake.next()`
  * queues a scripted answer; {@link v1Steps}, {@link cumulativeSteps} and
  * {@link webErrorScript} build the edge cases of UPSTREAMS.md §7.
  * @module
@@ -42,6 +45,18 @@ export interface ChatGPTWebFakeOptions {
   modelSlug?: string;
   /** Path prefix of the routes. @default "/backend-api" */
   prefix?: string;
+  /**
+   * Cut default replies off at `max_tokens` after this many pieces (of 12
+   * characters); each `continue` gets the next ones. @default no cut
+   */
+  piecesPerTurn?: number;
+  /**
+   * What `parts[0]` of a continued message starts from: `empty` (only the new
+   * text) or `whole` (the reply so far). @default "empty"
+   */
+  continueFrom?: "empty" | "whole";
+  /** Whether a continuation is a new message or the cut-off one again. @default "new" */
+  continueIds?: "new" | "same";
 }
 
 /** A running fake: the shared server's record and queue, and its base URL. */
@@ -58,10 +73,10 @@ export async function startChatGPTWebFake(
   options: ChatGPTWebFakeOptions = {},
 ): Promise<ChatGPTWebFake> {
   const prefix = options.prefix ?? "/backend-api";
-  const conversations = new Map<string, Set<string>>();
+  const state: FakeState = { conversations: new Map(), cutOff: new Map() };
   const server = await startFakeServer({
     parseBody: parseObject,
-    defaultScript: (req) => defaultAnswer(req, options, prefix, conversations),
+    defaultScript: (req) => defaultAnswer(req, options, prefix, state),
     streamHeaders: { "content-type": "text/event-stream; charset=utf-8" },
   });
   return { ...server, url: `${server.origin}${prefix}` };
@@ -79,12 +94,29 @@ interface WebMessage {
   content?: { parts?: unknown[] };
 }
 
+/** A reply cut off at `max_tokens`: what a `continue` of it says next. */
+interface CutOff {
+  conversationId: string;
+  /** The reply's text so far. */
+  said: string;
+  /** The pieces not sent yet. */
+  rest: string[];
+}
+
+/** What the fake backend remembers. */
+interface FakeState {
+  /** Conversation id → the message ids in it. */
+  conversations: Map<string, Set<string>>;
+  /** Message id of a cut-off reply → how it goes on. */
+  cutOff: Map<string, CutOff>;
+}
+
 /** The backend's behaviour: ids, conversations, and a reply revealing the prompt. */
 function defaultAnswer(
   req: RecordedRequest,
   options: ChatGPTWebFakeOptions,
   prefix: string,
-  conversations: Map<string, Set<string>>,
+  state: FakeState,
 ): FakeScript {
   if (options.tokens && (req.key === null || !options.tokens.includes(req.key))) {
     return webErrorScript("token_expired");
@@ -104,25 +136,61 @@ function defaultAnswer(
   if (action === "next" && messages.length === 0) return webErrorScript("invalid_body");
   let cid = typeof body.conversation_id === "string" ? body.conversation_id : null;
   if (cid !== null) {
-    const known = conversations.get(cid);
+    const known = state.conversations.get(cid);
     if (!known) return webErrorScript("conversation_not_found");
     if (!known.has(String(body.parent_message_id))) return webErrorScript("invalid_body");
+  } else if (action === "continue") {
+    return webErrorScript("invalid_body");
   } else {
     cid = crypto.randomUUID();
-    conversations.set(cid, new Set());
+    state.conversations.set(cid, new Set());
   }
-  const messageId = crypto.randomUUID();
-  conversations.get(cid)!.add(messageId);
+  if (action === "continue") return continueAnswer(String(body.parent_message_id), options, state);
   const said = messages.map((m) => `${m.author?.role}: ${m.content?.parts?.join("") ?? ""}`);
   const reply = `Heard ${messages.length} messages: ${said.join(" | ")}`;
   const pieces = reply.match(/.{1,12}/gs) ?? [reply];
+  const messageId = crypto.randomUUID();
+  const cut: CutOff = { conversationId: cid, said: "", rest: pieces };
+  return turnAnswer(cut, messageId, options, state, said[said.length - 1]);
+}
+
+/** The answer to `continue`: the next pieces of the cut-off reply. */
+function continueAnswer(parentId: string, options: ChatGPTWebFakeOptions, state: FakeState) {
+  const cut = state.cutOff.get(parentId);
+  if (cut === undefined) return webErrorScript("invalid_body");
+  state.cutOff.delete(parentId);
+  const messageId = options.continueIds === "same" ? parentId : crypto.randomUUID();
+  return turnAnswer(cut, messageId, options, state);
+}
+
+/** One turn of a reply: all its remaining pieces, or the next few and `max_tokens`. */
+function turnAnswer(
+  cut: CutOff,
+  messageId: string,
+  options: ChatGPTWebFakeOptions,
+  state: FakeState,
+  userText?: string,
+): FakeScript {
+  state.conversations.get(cut.conversationId)!.add(messageId);
+  const count = options.piecesPerTurn ?? cut.rest.length;
+  const pieces = cut.rest.slice(0, count);
+  const rest = cut.rest.slice(count);
   const answer: AnswerOptions = {
-    conversationId: cid,
+    conversationId: cut.conversationId,
     messageId,
     pieces,
     modelSlug: options.modelSlug,
-    userText: said[said.length - 1],
+    userText,
+    before: options.continueFrom === "whole" ? cut.said : "",
   };
+  if (rest.length > 0) {
+    answer.finish = "max_tokens";
+    state.cutOff.set(messageId, {
+      conversationId: cut.conversationId,
+      said: cut.said + pieces.join(""),
+      rest,
+    });
+  }
   const steps = options.format === "cumulative" ? cumulativeSteps(answer) : v1Steps(answer);
   return { steps };
 }

@@ -193,7 +193,7 @@ function splitBytes(steps: string[], n: number): Uint8Array[] {
   return out;
 }
 
-const STREAM_CASES: { name: string; script: FakeScript; text: string; finish?: string }[] = [
+const STREAM_CASES: { name: string; script: FakeScript; text: string }[] = [
   {
     name: "the v1 header is missing",
     script: { steps: v1Steps({ ...answer(["a", "b", "c"]), header: false }) },
@@ -234,21 +234,9 @@ const STREAM_CASES: { name: string; script: FakeScript; text: string; finish?: s
     text: "\u00e9\u00e9\u20ac\u20ac",
   },
   {
-    name: "the v1 answer stops at max_tokens",
-    script: { steps: v1Steps(answer(["long", " text"], { finish: "max_tokens" })) },
-    text: "long text",
-    finish: "length",
-  },
-  {
     name: "cumulative snapshots carry escapes and padding",
     script: { steps: cumulativeSteps(answer(["h\u00e9", "llo \u20ac"], { userText: "hey" })) },
     text: "h\u00e9llo \u20ac",
-  },
-  {
-    name: "the cumulative answer stops at max_tokens",
-    script: { steps: cumulativeSteps(answer(["a", "b"], { finish: "max_tokens" })) },
-    text: "ab",
-    finish: "length",
   },
   {
     name: "a reply holds a raw U+2028",
@@ -281,10 +269,172 @@ for (const c of STREAM_CASES) {
     s.fake.next(c.script);
     const { text, done } = await ask(s, request("hi"));
     assert.equal(text, c.text);
-    assert.equal(done.finishReason, c.finish ?? "stop");
+    assert.equal(done.finishReason, "stop");
     assert.deepEqual(done.upstreamIds, { conversationId: "c-9", messageId: "a-9" });
   });
 }
+
+/** The replies of the fake's default answer to one prompt, and its 12-character pieces. */
+function heard(prompt: string): { reply: string; pieces: string[] } {
+  const reply = `Heard 1 messages: user: ${prompt}`;
+  return { reply, pieces: reply.match(/.{1,12}/gs)! };
+}
+
+const CONTINUE_CASES: {
+  name: string;
+  options: ChatGPTWebFakeOptions;
+  prompt: string;
+  continues: number;
+}[] = [
+  { name: "two continues in v1", options: {}, prompt: "Hello", continues: 2 },
+  {
+    name: "three continues in v1 repeating the whole text",
+    options: { continueFrom: "whole" },
+    prompt: "Hello, how are you??",
+    continues: 3,
+  },
+  {
+    name: "two continues in the cumulative format",
+    options: { format: "cumulative" },
+    prompt: "Hello",
+    continues: 2,
+  },
+  {
+    name: "three cumulative continues repeating the whole text in the same message",
+    options: { format: "cumulative", continueFrom: "whole", continueIds: "same" },
+    prompt: "Hello, how are you??",
+    continues: 3,
+  },
+  {
+    name: "three v1 continues restarting from empty in the same message",
+    options: { continueIds: "same" },
+    prompt: "Hello, how are you??",
+    continues: 3,
+  },
+];
+
+for (const c of CONTINUE_CASES) {
+  Deno.test(`ChatGPTWebProvider streams one whole answer when it arrives in ${c.name}`, async () => {
+    await using s = await setup({ ...c.options, piecesPerTurn: 1 });
+    const { reply, pieces } = heard(c.prompt);
+    assert.equal(pieces.length, c.continues + 1, "the test's reply fits its continues");
+    const { text, done, deltas } = await ask(s, request(c.prompt));
+    assert.equal(text, reply);
+    assert.equal(deltas, pieces.length, "no text is repeated or merged");
+    assert.equal(done.finishReason, "stop");
+    assert.equal(done.model, "gpt-4o-mini");
+    const bodies = s.fake.requests.map((r) => r.body!);
+    assert.deepEqual(bodies.map((b) => b.action), [
+      "next",
+      ...pieces.slice(1).map(() => "continue"),
+    ]);
+    const ids = done.upstreamIds!;
+    for (const body of bodies.slice(1)) {
+      assert.equal(body.conversation_id, ids.conversationId);
+      assert.equal(body.messages, undefined);
+    }
+    if (c.options.continueIds !== "same") {
+      const parents = bodies.slice(1).map((b) => b.parent_message_id);
+      assert.equal(new Set(parents).size, parents.length, "each continue names the latest cut");
+      assert.ok(!parents.includes(ids.messageId), "done carries the last message, not a cut one");
+    }
+    // The fake accepts a follow-up only from a message it knows in that conversation.
+    const next = await ask(s, request("More", ids));
+    assert.equal(next.text, heard("More").reply);
+  });
+}
+
+/** A scripted answer cut off at `max_tokens`, or the end of one, in either format. */
+function turn(
+  format: "v1" | "cumulative",
+  messageId: string,
+  pieces: string[],
+  extra: Record<string, unknown> = {},
+): FakeScript {
+  const o = { conversationId: "c-9", messageId, pieces, ...extra };
+  return { steps: format === "v1" ? v1Steps(o) : cumulativeSteps(o) };
+}
+
+for (const format of ["v1", "cumulative"] as const) {
+  Deno.test(`ChatGPTWebProvider continues from the cut-off message when a ${format} answer stops at max_tokens`, async () => {
+    await using s = await setup();
+    s.fake.next(turn(format, "a-1", ["Once ", "upon"], { finish: "max_tokens" }));
+    s.fake.next(turn(format, "a-2", [" a ", "time"], { finish: "max_tokens" }));
+    s.fake.next(turn(format, "a-3", [",", " the end."], { before: "Once upon a time" }));
+    const { text, done } = await ask(s, request("Tell a story"));
+    assert.equal(text, "Once upon a time, the end.");
+    assert.equal(done.finishReason, "stop");
+    assert.deepEqual(done.upstreamIds, { conversationId: "c-9", messageId: "a-3" });
+    const [first, ...continues] = s.fake.requests.map((r) => r.body!);
+    assert.equal(first.action, "next");
+    assert.deepEqual(
+      continues.map((b) => [b.action, b.conversation_id, b.parent_message_id, b.model]),
+      [["continue", "c-9", "a-1", "auto"], ["continue", "c-9", "a-2", "auto"]],
+    );
+    assert.equal(s.fake.requests[1].headers.authorization, "Bearer token-1");
+  });
+}
+
+Deno.test("ChatGPTWebProvider stops after three continues with finish reason length", async () => {
+  await using s = await setup({ piecesPerTurn: 1 });
+  const prompt = "a prompt long enough for eight pieces of twelve";
+  const { pieces } = heard(prompt);
+  assert.ok(pieces.length > 5);
+  const { text, done } = await ask(s, request(prompt));
+  assert.equal(text, pieces.slice(0, 4).join(""));
+  assert.equal(done.finishReason, "length");
+  assert.equal(s.fake.requests.length, 4, "one ask and three continues");
+  // The last cut-off message is the parent of any later continue.
+  assert.ok(done.upstreamIds);
+  const lastParent = s.fake.requests[3].body!.parent_message_id;
+  assert.notEqual(done.upstreamIds.messageId, lastParent);
+});
+
+Deno.test("ChatGPTWebProvider throws after the text when a continue request fails", async () => {
+  await using s = await setup({ attempts: 3 });
+  s.fake.next(turn("v1", "a-1", ["par", "tial"], { finish: "max_tokens" }));
+  s.fake.next(webErrorScript("server_error"));
+  const { err, text } = await askFailing(s, request("hi"));
+  assert.equal(text, "partial");
+  assert.equal(err.code, Code.Unavailable);
+  assert.equal(err.reason, "upstream_error");
+  assert.match(err.message, /^Cannot \w+ .+: .+[^.]$/);
+  assert.equal(s.fake.requests.length, 2, "nothing is retried after text was streamed");
+});
+
+Deno.test("ChatGPTWebProvider throws after the text when a continue stream is cut", async () => {
+  await using s = await setup();
+  s.fake.next(turn("cumulative", "a-1", ["one ", "two "], { finish: "max_tokens" }));
+  s.fake.next(turn("cumulative", "a-2", ["three ", "four"], { cut: true }));
+  const { err, text } = await askFailing(s, request("count"));
+  assert.equal(text, "one two three four");
+  assert.equal(err.code, Code.Unavailable);
+  assert.equal(s.fake.requests[1].body!.action, "continue");
+});
+
+Deno.test("ChatGPTWebProvider throws FailedPrecondition when the upstream forgot the conversation it cut off", async () => {
+  await using s = await setup();
+  s.fake.next(turn("v1", "a-1", ["cut"], { finish: "max_tokens" }));
+  const { err, text } = await askFailing(s, request("hi"));
+  assert.equal(text, "cut");
+  assert.equal(err.code, Code.FailedPrecondition);
+});
+
+Deno.test("ChatGPTWebProvider stops the continue request when the consumer breaks during it", async () => {
+  await using s = await setup();
+  s.fake.next(turn("v1", "a-1", ["first"], { finish: "max_tokens" }));
+  s.fake.next({ ...turn("v1", "a-2", ["second", "third"], { cut: true }), stall: true });
+  let text = "";
+  for await (const event of s.provider.stream(request("hi"), context())) {
+    if (event.type === "delta") text += event.text;
+    if (text === "firstsecond") break;
+  }
+  for (let i = 0; i < 100 && s.fake.lastAbortedAt() === null; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.ok(s.fake.lastAbortedAt() !== null, "the fake saw the client leave the continue");
+  assert.equal(s.fake.requests.length, 2);
+});
 
 const ERROR_CASES: {
   name: string;

@@ -3,7 +3,9 @@
  * reads both formats: cumulative snapshots (each event carries the whole
  * message so far) and the v1 delta encoding (ops on one document per channel).
  * Either way the current message is compared with what was already emitted
- * for its id, so only new text comes out.
+ * for its id, so only new text comes out. The stream of a `continue` may start
+ * the resumed message from empty or repeat the whole text so far; the decoder
+ * of a continuation is told that text and leaves it out.
  * @module
  */
 
@@ -21,6 +23,18 @@ export interface WebAnswerEnd {
   model: string | null;
   /** `stop`, `length` (from `max_tokens`), or the upstream's finish type. */
   finishReason: string;
+  /** The upstream cut the answer off at `max_tokens`: a `continue` can resume it. */
+  cutOff: boolean;
+}
+
+/** Options of {@link WebStreamDecoder}. */
+export interface WebStreamDecoderOptions {
+  /**
+   * The answer's text already streamed, when this stream continues it: a
+   * message whose first text starts with it repeats it, and only what follows
+   * is new. @default ""
+   */
+  continuing?: string;
 }
 
 type Obj = Record<string, unknown>;
@@ -40,14 +54,20 @@ function finishReasonOf(type: string): string {
 
 /** Decodes one answer's events; create one per upstream attempt. */
 export class WebStreamDecoder {
+  #continuing: string;
   #docs = new DeltaDocuments();
   #emitted = new Map<string, number>();
   #conversationId: string | null = null;
   #messageId: string | null = null;
   #model: string | null = null;
-  #finishReason: string | null = null;
+  #finishType: string | null = null;
   #finished = false;
   #done = false;
+
+  /** @param options the text already streamed, for a continuation */
+  constructor(options: WebStreamDecoderOptions = {}) {
+    this.#continuing = options.continuing ?? "";
+  }
 
   /** Whether `[DONE]` arrived: nothing after it counts. */
   get done(): boolean {
@@ -100,7 +120,8 @@ export class WebStreamDecoder {
       conversationId: this.#conversationId ?? fallbackConversationId,
       messageId: this.#messageId,
       model: this.#model,
-      finishReason: this.#finishReason ?? "stop",
+      finishReason: this.#finishType === null ? "stop" : finishReasonOf(this.#finishType),
+      cutOff: this.#finishType === "max_tokens",
     };
   }
 
@@ -140,7 +161,7 @@ export class WebStreamDecoder {
     const metadata = obj(message.metadata);
     if (typeof metadata?.model_slug === "string") this.#model = metadata.model_slug;
     const details = obj(metadata?.finish_details);
-    if (typeof details?.type === "string") this.#finishReason = finishReasonOf(details.type);
+    if (typeof details?.type === "string") this.#finishType = details.type;
     const id = typeof message.id === "string" ? message.id : `channel:${this.#docs.channel}`;
     if (typeof message.id === "string") this.#messageId = message.id;
     if (message.status === "finished_successfully" && message.end_turn !== false) {
@@ -148,9 +169,19 @@ export class WebStreamDecoder {
     }
     const parts = Array.isArray(content.parts) ? content.parts : [];
     const text = parts.filter((p): p is string => typeof p === "string").join("");
-    const seen = this.#emitted.get(id) ?? 0;
+    const seen = this.#emitted.get(id) ?? this.#repeated(text);
     if (text.length <= seen) return "";
     this.#emitted.set(id, text.length);
     return text.slice(seen);
+  }
+
+  /**
+   * How much of a message's first text was already streamed before this
+   * continuation: all of the earlier text when the message repeats it, else
+   * nothing (the message restarts from empty).
+   */
+  #repeated(text: string): number {
+    const before = this.#continuing;
+    return before !== "" && text.startsWith(before) ? before.length : 0;
   }
 }

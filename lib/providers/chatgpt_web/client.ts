@@ -2,6 +2,8 @@
  * The ChatGPT web backend as a {@link Provider}: an access token, a stateful
  * upstream that keeps the conversation itself, answers streamed as SSE in the
  * cumulative or the v1 delta format. Calls go through the shared key pool.
+ * An answer cut off at `max_tokens` is resumed with `action: "continue"` (at
+ * most {@link MAX_CONTINUES} times) and streams on as one answer.
  * @module
  */
 
@@ -9,15 +11,28 @@ import { AppError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import { parseSSE } from "../../sse/parse.ts";
 import type { KeyPool } from "../pool.ts";
-import type { CallContext, ChatEvent, ChatRequest, ModelInfo, Provider } from "../provider.ts";
-import { WebStreamDecoder } from "./chunk.ts";
+import type {
+  CallContext,
+  ChatEvent,
+  ChatRequest,
+  ModelInfo,
+  Provider,
+  UpstreamIds,
+} from "../provider.ts";
+import { type WebAnswerEnd, WebStreamDecoder } from "./chunk.ts";
 import {
   errorFromConnection,
   truncatedStream,
   webErrorFromNonStream,
   webErrorFromResponse,
 } from "./errors.ts";
-import { buildConversationBody, buildHeaders } from "./request.ts";
+import {
+  buildContinueBody,
+  buildConversationBody,
+  buildHeaders,
+  type ContinueBody,
+  type ConversationBody,
+} from "./request.ts";
 
 /** Options of {@link ChatGPTWebProvider}. */
 export interface ChatGPTWebProviderOptions {
@@ -31,6 +46,12 @@ export interface ChatGPTWebProviderOptions {
   fetch?: typeof fetch;
   logger: Logger;
 }
+
+/**
+ * Most `continue` requests sent for one answer; an answer still cut off after
+ * them ends with finish reason `length`.
+ */
+export const MAX_CONTINUES = 3;
 
 /** Longest error body read from the upstream, in characters. */
 const MAX_ERROR_BODY = 64 * 1024;
@@ -68,6 +89,11 @@ export class ChatGPTWebProvider implements Provider {
     return this.#pool.stream((token, signal) => this.#attempt(req, token, signal, ctx), ctx);
   }
 
+  /**
+   * One attempt of the pool: the request, then a `continue` for as long as the
+   * upstream cuts the answer off at `max_tokens` (bounded). Everything is one
+   * answer to the consumer: deltas, then one `done` with the last message id.
+   */
   async *#attempt(
     req: ChatRequest,
     token: string,
@@ -75,7 +101,52 @@ export class ChatGPTWebProvider implements Provider {
     ctx: CallContext,
   ): AsyncGenerator<ChatEvent> {
     const started = Date.now();
-    const res = await this.#post(req, token, signal);
+    let body: ConversationBody | ContinueBody = buildConversationBody(req);
+    const answer = { text: "" };
+    let model: string | null = null;
+    for (let continues = 0;; continues++) {
+      // yield* also closes the turn (and its body reader) when the consumer stops early.
+      const end = yield* this.#turn(body, token, signal, ctx, answer);
+      model = end.model ?? model;
+      const ids = upstreamIdsOf(end, req);
+      const resumable = end.cutOff && ids !== undefined && continues < MAX_CONTINUES;
+      if (resumable) {
+        ctx.logger.debug("upstream answer cut off, continuing", {
+          provider: this.name,
+          continues: continues + 1,
+        });
+        body = buildContinueBody(req.model, ids);
+        continue;
+      }
+      ctx.logger.debug("upstream answer complete", {
+        provider: this.name,
+        ms: Date.now() - started,
+        finishReason: end.finishReason,
+        continues,
+      });
+      yield {
+        type: "done",
+        model: model ?? req.model,
+        finishReason: end.finishReason,
+        upstreamIds: ids,
+      };
+      return;
+    }
+  }
+
+  /**
+   * One request and its stream: yields the new text (and adds it to
+   * `answer.text`), returns how it ended.
+   * @param answer the answer's text streamed so far, which a continuation may repeat
+   */
+  async *#turn(
+    body: ConversationBody | ContinueBody,
+    token: string,
+    signal: AbortSignal,
+    ctx: CallContext,
+    answer: { text: string },
+  ): AsyncGenerator<{ type: "delta"; text: string }, WebAnswerEnd> {
+    const res = await this.#post(body, token, signal);
     const contentType = res.headers.get("content-type") ?? "";
     if (!res.ok) {
       const err = webErrorFromResponse(res.status, res.headers, await readBounded(res));
@@ -83,17 +154,21 @@ export class ChatGPTWebProvider implements Provider {
         provider: this.name,
         status: res.status,
         code: err.code,
+        action: body.action,
       });
       throw err;
     }
     if (!contentType.includes("text/event-stream") || res.body === null) {
       throw webErrorFromNonStream(contentType, await readBounded(res));
     }
-    const decoder = new WebStreamDecoder();
+    const decoder = new WebStreamDecoder({ continuing: answer.text });
     try {
       for await (const event of parseSSE(res.body)) {
         const text = decoder.push(event);
-        if (text !== "") yield { type: "delta", text };
+        if (text !== "") {
+          answer.text += text;
+          yield { type: "delta", text };
+        }
         if (decoder.done) break;
       }
     } catch (err) {
@@ -101,28 +176,19 @@ export class ChatGPTWebProvider implements Provider {
       if (signal.aborted) throw errorFromConnection(err, signal);
       throw truncatedStream("the connection broke", err);
     }
-    const end = decoder.finish(req.upstreamParent?.conversationId ?? null);
-    ctx.logger.debug("upstream answer complete", {
-      provider: this.name,
-      ms: Date.now() - started,
-      finishReason: end.finishReason,
-    });
-    yield {
-      type: "done",
-      model: end.model ?? req.model,
-      finishReason: end.finishReason,
-      upstreamIds: end.conversationId !== null && end.messageId !== null
-        ? { conversationId: end.conversationId, messageId: end.messageId }
-        : undefined,
-    };
+    return decoder.finish(body["conversation_id"] ?? null);
   }
 
-  async #post(req: ChatRequest, token: string, signal: AbortSignal): Promise<Response> {
+  async #post(
+    body: ConversationBody | ContinueBody,
+    token: string,
+    signal: AbortSignal,
+  ): Promise<Response> {
     try {
       return await this.#fetch(`${this.#baseUrl}/conversation`, {
         method: "POST",
         headers: buildHeaders(token, this.#deviceId),
-        body: JSON.stringify(buildConversationBody(req)),
+        body: JSON.stringify(body),
         signal,
       });
     } catch (err) {
@@ -156,6 +222,13 @@ export class ChatGPTWebProvider implements Provider {
       return fallback;
     }
   }
+}
+
+/** The upstream ids of an answer's last message, when the stream named them. */
+function upstreamIdsOf(end: WebAnswerEnd, req: ChatRequest): UpstreamIds | undefined {
+  const conversationId = end.conversationId ?? req.upstreamParent?.conversationId ?? null;
+  if (conversationId === null || end.messageId === null) return undefined;
+  return { conversationId, messageId: end.messageId };
 }
 
 /** Reads `{"models": [{"slug": …}]}`. */

@@ -1,11 +1,13 @@
 /**
  * The request of the ChatGPT web backend: `POST {base}/conversation` with the
  * new user message, the upstream conversation id and the upstream id of the
- * parent message (both, or neither for a new conversation).
+ * parent message (both, or neither for a new conversation); or, to resume an
+ * answer cut off at `max_tokens`, `action: "continue"` with no message and the
+ * cut-off assistant message as parent.
  * @module
  */
 
-import type { ChatMessage, ChatRequest } from "../provider.ts";
+import type { ChatMessage, ChatRequest, UpstreamIds } from "../provider.ts";
 
 /** One message as the web backend takes it. */
 export interface WebMessage {
@@ -20,6 +22,21 @@ export interface ConversationBody {
   action: "next";
   messages: WebMessage[];
   "conversation_id"?: string;
+  "parent_message_id": string;
+  model: string;
+  "timezone_offset_min": number;
+  "history_and_training_disabled": boolean;
+  "conversation_mode": { kind: "primary_assistant" };
+  "supported_encodings": ["v1"];
+}
+
+/**
+ * The JSON body of `POST /conversation` that resumes a cut-off answer, as
+ * revChatGPT's `continue_write` sends it: no message, both upstream ids.
+ */
+export interface ContinueBody {
+  action: "continue";
+  "conversation_id": string;
   "parent_message_id": string;
   model: string;
   "timezone_offset_min": number;
@@ -74,6 +91,31 @@ export function buildConversationBody(req: ChatRequest, now: Date = new Date()):
   };
   if (req.upstreamParent) body["conversation_id"] = req.upstreamParent.conversationId;
   return body;
+}
+
+/**
+ * Builds the body that asks the backend to go on with an answer it cut off at
+ * `max_tokens`.
+ *
+ * @param model the model of the call
+ * @param cutOff the upstream conversation and the id of the cut-off assistant message
+ * @param now the clock, for the time zone offset
+ */
+export function buildContinueBody(
+  model: string,
+  cutOff: UpstreamIds,
+  now: Date = new Date(),
+): ContinueBody {
+  return {
+    action: "continue",
+    "conversation_id": cutOff.conversationId,
+    "parent_message_id": cutOff.messageId,
+    model,
+    "timezone_offset_min": now.getTimezoneOffset(),
+    "history_and_training_disabled": false,
+    "conversation_mode": { kind: "primary_assistant" },
+    "supported_encodings": ["v1"],
+  };
 }
 
 /**
