@@ -8,7 +8,12 @@
 import { AppError, Code } from "../errors.ts";
 import type { ChatMessage } from "../providers/provider.ts";
 import type { TokenCount } from "../store/store.ts";
-import { type TokenCounter, tokenCounterFor, TOKENS_PER_MESSAGE } from "../tokens.ts";
+import {
+  type TokenCounter,
+  tokenCounterFor,
+  TOKENS_PER_MESSAGE,
+  TOKENS_REPLY_PRIMING,
+} from "../tokens.ts";
 
 /** A stored message of the history, with its token count when the store has it. */
 export interface HistoryMessage extends ChatMessage {
@@ -64,6 +69,12 @@ export interface BuiltContext {
   tokens: number;
   /** How many earlier messages were dropped to fit. */
   dropped: number;
+  /** The encoding the counts were made with. */
+  encoding: string;
+  /** The new prompt's content tokens (without the message overhead), to store with it. */
+  promptTokens: number;
+  /** The system message's content tokens, or null when there is none. */
+  systemTokens: number | null;
 }
 
 /** The message as the upstream gets it: role and content, nothing of the store. */
@@ -73,13 +84,24 @@ function plain(m: HistoryMessage): ChatMessage {
 
 const roleTokens = new Map<string, number>();
 
+/** One message's content tokens, from the stored count when it fits the encoding. */
+function contentTokens(counter: TokenCounter, m: HistoryMessage): number {
+  return m.tokens && m.tokens.encoding === counter.encoding
+    ? m.tokens.count
+    : counter.count(m.content);
+}
+
+/** One message's tokens, overhead included, given its content's tokens. */
+function withOverhead(counter: TokenCounter, role: string, content: number): number {
+  const key = `${counter.encoding}:${role}`;
+  let tokens = roleTokens.get(key);
+  if (tokens === undefined) roleTokens.set(key, tokens = counter.count(role));
+  return TOKENS_PER_MESSAGE + tokens + content;
+}
+
 /** One message's tokens, overhead included, from the stored count when it fits the encoding. */
 function messageTokens(counter: TokenCounter, m: HistoryMessage): number {
-  if (!m.tokens || m.tokens.encoding !== counter.encoding) return counter.countMessage(m);
-  const key = `${counter.encoding}:${m.role}`;
-  let role = roleTokens.get(key);
-  if (role === undefined) roleTokens.set(key, role = counter.count(m.role));
-  return TOKENS_PER_MESSAGE + role + m.tokens.count;
+  return withOverhead(counter, m.role, contentTokens(counter, m));
 }
 
 /** Groups history into turns: a user message and what follows it up to the next user message. */
@@ -111,8 +133,11 @@ export async function buildContext(
     // An empty reply (cut short before its first word) carries nothing for the model.
     (m) => !(m.role === "assistant" && m.content === ""),
   );
-  const fixed = [...(system ? [system] : []), prompt];
-  const fixedTokens = counter.countMessages(fixed);
+  // The prompt (and system message) are counted once here; the engine stores these counts.
+  const systemTokens = system ? contentTokens(counter, system) : null;
+  const promptTokens = counter.count(prompt.content);
+  const fixedTokens = TOKENS_REPLY_PRIMING + withOverhead(counter, prompt.role, promptTokens) +
+    (system ? withOverhead(counter, system.role, systemTokens!) : 0);
   if (fixedTokens > budget) {
     throw new AppError(
       Code.InvalidArgument,
@@ -137,5 +162,8 @@ export async function buildContext(
     messages: [...(system ? [system] : []), ...kept, prompt].map(plain),
     tokens,
     dropped: rest.length - kept.length,
+    encoding: counter.encoding,
+    promptTokens,
+    systemTokens,
   };
 }

@@ -17,9 +17,15 @@ import type {
   UpstreamIds,
   Usage,
 } from "../providers/provider.ts";
-import type { Conversation, ConversationStore, ListOptions, Message } from "../store/store.ts";
-import { buildContext, type HistoryMessage } from "./context.ts";
-import { type TokenCounter, tokenCounterFor } from "../tokens.ts";
+import type {
+  Conversation,
+  ConversationStore,
+  ListOptions,
+  Message,
+  TokenCount,
+} from "../store/store.ts";
+import { buildContext, type BuiltContext, type HistoryMessage } from "./context.ts";
+import { encodingForModel, tokenCounterFor } from "../tokens.ts";
 import { checkMessagesChars, limitPassThrough } from "./prompt_size.ts";
 import { streamOrStartOver } from "./start_over.ts";
 import type { AskEvent, AskInput, ConversationTree, Engine } from "./types.ts";
@@ -150,17 +156,14 @@ export function createEngine(options: EngineOptions): Engine {
 
   /**
    * Stores the new conversation (if any), its system message, the user message
-   * and the reply placeholder in one transaction.
+   * and the reply placeholder in one transaction, with the token counts that
+   * context building made (nothing is counted twice).
    */
-  function storeTurn(
-    input: AskInput,
-    resolved: Resolved,
-    counter: TokenCounter,
-    ctx: CallContext,
-  ) {
+  function storeTurn(input: AskInput, resolved: Resolved, context: BuiltContext, ctx: CallContext) {
     const parentId = resolved.path.at(-1)?.id ?? null;
     const model = input.model || defaultModel;
-    const promptTokens = { encoding: counter.encoding, count: counter.count(input.prompt) };
+    const { encoding } = context;
+    const promptTokens = { encoding, count: context.promptTokens };
     if (resolved.conversation !== null) {
       return store.startTurn({
         conversationId: resolved.conversation.id,
@@ -176,8 +179,8 @@ export function createEngine(options: EngineOptions): Engine {
         title: titleFromPrompt(input.prompt),
         system: resolved.newSystem,
       },
-      systemTokens: resolved.newSystem
-        ? { encoding: counter.encoding, count: counter.count(resolved.newSystem) }
+      systemTokens: resolved.newSystem && context.systemTokens !== null
+        ? { encoding, count: context.systemTokens }
         : null,
       parentId: null,
       prompt: input.prompt,
@@ -203,8 +206,7 @@ export function createEngine(options: EngineOptions): Engine {
       model,
       contextTokens: options.contextTokens ?? 0,
     });
-    const counter = await tokenCounterFor(model);
-    const { user, assistant, durable } = await storeTurn(input, resolved, counter, ctx);
+    const { user, assistant, durable } = await storeTurn(input, resolved, context, ctx);
     const conversationId = user.conversationId;
     const log = ctx.logger.child({ conversationId, messageId: assistant.id });
     log.debug("ask started", { promptTokens: context.tokens, dropped: context.dropped });
@@ -218,8 +220,13 @@ export function createEngine(options: EngineOptions): Engine {
     let finished = false;
     // The upstream call starts while the turn's fsync runs; nothing reaches
     // the client (not even `start`) before the user's message is on disk.
+    // One controller follows the call's signal through a listener (removed at
+    // the end) rather than an `AbortSignal.any` chain per ask.
     const upstream = new AbortController();
-    const callCtx = { ...ctx, signal: AbortSignal.any([ctx.signal, upstream.signal]) };
+    const follow = () => upstream.abort(ctx.signal.reason);
+    if (ctx.signal.aborted) follow();
+    else ctx.signal.addEventListener("abort", follow, { once: true });
+    const callCtx = { ...ctx, signal: upstream.signal };
     const events =
       (req.upstreamParent
         ? streamOrStartOver(provider, req, callCtx)
@@ -265,8 +272,7 @@ export function createEngine(options: EngineOptions): Engine {
           },
         );
       }
-      const tokens = { encoding: counter.encoding, count: counter.count(text) };
-      const usage = done.usage ?? await estimateUsage(done.model || model, context.tokens, text);
+      const { usage, tokens } = await replyTokens(done, model, context.tokens, text);
       await store.finishMessage(assistant.id, {
         content: text,
         status: "complete",
@@ -298,6 +304,7 @@ export function createEngine(options: EngineOptions): Engine {
         if (next !== null) upstream.abort();
         await events.return?.().catch(() => {});
       }
+      ctx.signal.removeEventListener("abort", follow);
       if (!finished) await storeIncomplete(assistant.id, text, log);
     }
   }
@@ -310,9 +317,30 @@ export function createEngine(options: EngineOptions): Engine {
     }
   }
 
-  async function estimateUsage(model: string, promptTokens: number, text: string): Promise<Usage> {
-    const completionTokens = (await tokenCounterFor(model)).count(text);
-    return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens };
+  /**
+   * The reply's usage and its stored token count. When the upstream reports
+   * usage, its `completionTokens` is stored as the reply's count (the
+   * upstream's figure, filed under the asked model's encoding so that the next
+   * context build reuses it; reasoning tokens make it an over- rather than an
+   * undercount) and nothing is counted here; otherwise the reply is counted
+   * once, for both.
+   */
+  async function replyTokens(
+    done: Extract<ChatEvent, { type: "done" }>,
+    model: string,
+    promptTokens: number,
+    text: string,
+  ): Promise<{ usage: Usage; tokens: TokenCount }> {
+    if (done.usage) {
+      const encoding = encodingForModel(model);
+      return { usage: done.usage, tokens: { encoding, count: done.usage.completionTokens } };
+    }
+    const counter = await tokenCounterFor(model);
+    const completionTokens = counter.count(text);
+    return {
+      usage: { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens },
+      tokens: { encoding: counter.encoding, count: completionTokens },
+    };
   }
 
   return {

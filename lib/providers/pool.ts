@@ -192,9 +192,11 @@ export class KeyPool {
         this.#succeeded(slot);
         return withIdleTimeout(res, watch, this.#opts.idleTimeoutMs);
       }
-      watch.dispose();
+      // The body of a final error response stays tied to the call's signal.
+      watch.dispose(true);
       this.#failed(slot, verdict, ctx);
       if (!this.#shouldRetry(verdict, n, ctx)) return res;
+      watch.dispose();
       await res.body?.cancel().catch(() => {});
       await this.#backoff(verdict, n, ctx);
     }
@@ -376,7 +378,8 @@ function withIdleTimeout(res: Response, watch: Watchdog, ms: number): Response {
  */
 class Watchdog {
   readonly #local = new AbortController();
-  readonly signal: AbortSignal;
+  readonly signal: AbortSignal = this.#local.signal;
+  readonly #parent: AbortSignal;
   #timer: ReturnType<typeof setTimeout> | undefined;
   /** `performance.now()` at which the armed wait times out; 0 when disarmed. */
   #deadline = 0;
@@ -384,10 +387,14 @@ class Watchdog {
   /** Rejects the race in flight, if any. */
   #rejectRace: ((reason: unknown) => void) | null = null;
   readonly #onAbort = () => this.#rejectRace?.(this.signal.reason);
+  readonly #follow = () => this.#local.abort(this.#parent.reason);
 
+  /** Follows `parent` with a listener (removed by dispose), not an `AbortSignal.any` chain. */
   constructor(parent: AbortSignal) {
-    this.signal = AbortSignal.any([parent, this.#local.signal]);
+    this.#parent = parent;
     this.signal.addEventListener("abort", this.#onAbort, { once: true });
+    if (parent.aborted) this.#follow();
+    else parent.addEventListener("abort", this.#follow, { once: true });
   }
 
   /** Starts the wait; `what` names what is awaited, for the message. */
@@ -455,9 +462,15 @@ class Watchdog {
     return AppError.from(thrown);
   }
 
-  dispose(): void {
+  /**
+   * Ends the attempt's watch.
+   * @param keepFollowing the attempt's signal keeps following the call's (a response
+   *   body handed out as it is)
+   */
+  dispose(keepFollowing = false): void {
     this.stop();
     this.signal.removeEventListener("abort", this.#onAbort);
+    if (!keepFollowing) this.#parent.removeEventListener("abort", this.#follow);
   }
 }
 
