@@ -506,8 +506,8 @@ Deno.test("chat streams a stateless answer and listModels asks the provider", as
   });
 });
 
-Deno.test("ask starts a new upstream conversation with the whole path when the ChatGPT web upstream forgot it", async () => {
-  const fake = await startChatGPTWebFake();
+/** The real ChatGPT web provider against a fake upstream, with one key and no retries. */
+function chatGPTWebProvider(baseUrl: string): ChatGPTWebProvider {
   const pool = new KeyPool({
     keys: ["token-1"],
     attempts: 1,
@@ -515,12 +515,12 @@ Deno.test("ask starts a new upstream conversation with the whole path when the C
     idleTimeoutMs: 5000,
     logger: silentLogger,
   });
-  const provider = new ChatGPTWebProvider({
-    baseUrl: fake.url,
-    model: "auto",
-    pool,
-    logger: silentLogger,
-  });
+  return new ChatGPTWebProvider({ baseUrl, model: "auto", pool, logger: silentLogger });
+}
+
+Deno.test("ask starts a new upstream conversation with the whole path when the ChatGPT web upstream forgot it", async () => {
+  const fake = await startChatGPTWebFake();
+  const provider = chatGPTWebProvider(fake.url);
   try {
     await withEngine({ provider }, async ({ engine, store }) => {
       const first = await ask(engine, { prompt: "one" });
@@ -561,19 +561,7 @@ Deno.test("ask starts a new upstream conversation with the whole path when the C
 
 Deno.test("ask does not start over when a stateful upstream refuses the call another way", async () => {
   const fake = await startChatGPTWebFake();
-  const pool = new KeyPool({
-    keys: ["token-1"],
-    attempts: 1,
-    firstTokenTimeoutMs: 5000,
-    idleTimeoutMs: 5000,
-    logger: silentLogger,
-  });
-  const provider = new ChatGPTWebProvider({
-    baseUrl: fake.url,
-    model: "auto",
-    pool,
-    logger: silentLogger,
-  });
+  const provider = chatGPTWebProvider(fake.url);
   try {
     await withEngine({ provider }, async ({ engine }) => {
       const first = await ask(engine, { prompt: "one" });
