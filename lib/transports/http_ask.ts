@@ -122,6 +122,7 @@ export async function handleAsk(
     keepAliveMs: options.keepAliveMs,
     onCancel: options.abort,
     onEnd: options.onStreamEnd,
+    started: first.value.type === "start" ? first.value : undefined,
   });
   return new Response(stream, { status: 200, headers: SSE_HEADERS });
 }

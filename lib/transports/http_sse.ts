@@ -27,6 +27,12 @@ export interface AskEventStreamOptions {
   onCancel?: () => void;
   /** Called once when the stream ends: null on success, the error otherwise. */
   onEnd?: (err: AppError | null) => void;
+  /**
+   * The ids of the answer (from its `start` event): an `error` event then also
+   * carries `conversation_id` and `parent_id` (the partial reply, stored
+   * `incomplete`), so a client can continue even from a new conversation.
+   */
+  started?: { conversationId: string; messageId: string };
 }
 
 /** Usage in the wire's snake_case, or null. */
@@ -121,7 +127,12 @@ export function askEventStream(
         waiting = false;
         if (ended) return;
         const e = AppError.from(err);
-        send(encodeSSE({ event: "error", data: JSON.stringify(errorBody(e).error) }));
+        const data: Record<string, unknown> = { ...errorBody(e).error };
+        if (options.started) {
+          data.conversation_id = options.started.conversationId;
+          data.parent_id = options.started.messageId;
+        }
+        send(encodeSSE({ event: "error", data: JSON.stringify(data) }));
         controller.close();
         end(e);
         return;

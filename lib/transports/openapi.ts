@@ -37,7 +37,8 @@ const ASK_OPERATION: Schema = {
     "starts a conversation; no `parent_id` continues from the latest message; an older " +
     "`parent_id` starts a branch. With `stream: true` or `Accept: text/event-stream` the answer " +
     "is SSE: `event: delta` `{text}` …, then one `event: done` `{conversation_id, parent_id, " +
-    "model, usage}` or one `event: error` `{code, message}`.",
+    "model, usage}` or one `event: error` `{code, message, conversation_id, parent_id}` (the ids " +
+    "of the stored partial reply, to continue from).",
   tags: ["ask"],
   requestBody: { required: true, content: { "application/json": { schema: ref("AskRequest") } } },
   responses: {

@@ -170,8 +170,24 @@ export function doneFrame(
   });
 }
 
-/** The JSON `error` frame: `code` is the snake_case code name, `reason` the finer one if any. */
-export function errorFrame(id: string | null, err: AppError, requestId?: string): string {
+/** The ids of an answer that began: its conversation and its (now partial) reply. */
+export interface StartedIds {
+  conversationId: string;
+  messageId: string;
+}
+
+/**
+ * The JSON `error` frame: `code` is the snake_case code name, `reason` the finer
+ * one if any. When the answer had begun, the frame also carries its
+ * `conversation_id` and `parent_id` (the partial reply, stored `incomplete`), so
+ * a client can continue after a cancel or a failure, even in a new conversation.
+ */
+export function errorFrame(
+  id: string | null,
+  err: AppError,
+  requestId?: string,
+  started?: StartedIds,
+): string {
   const frame: Record<string, unknown> = {
     type: "error",
     id,
@@ -179,6 +195,10 @@ export function errorFrame(id: string | null, err: AppError, requestId?: string)
     message: err.message,
   };
   if (requestId !== undefined) frame.request_id = requestId;
+  if (started !== undefined) {
+    frame.conversation_id = started.conversationId;
+    frame.parent_id = started.messageId;
+  }
   if (err.reason !== undefined) frame.reason = err.reason;
   if (err.retryAfterMs !== undefined) frame.retry_after_ms = err.retryAfterMs;
   return JSON.stringify(frame);

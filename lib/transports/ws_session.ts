@@ -11,7 +11,14 @@ import type { Logger } from "../log.ts";
 import { createCallContext } from "./context.ts";
 import { legacyEnd } from "./legacy_wire.ts";
 import { legacyError } from "./wire_errors.ts";
-import { deltaFrame, doneFrame, errorFrame, parseJsonFrame, parseLegacyAsk } from "./ws_frames.ts";
+import {
+  deltaFrame,
+  doneFrame,
+  errorFrame,
+  parseJsonFrame,
+  parseLegacyAsk,
+  type StartedIds,
+} from "./ws_frames.ts";
 
 /** Options of {@link WsSession}. */
 export interface WsSessionOptions {
@@ -36,7 +43,8 @@ interface AskWriter {
   delta(text: string): string;
   /** The request id goes in JSON frames only: legacy frames stay as the original's. */
   done(event: Extract<AskEvent, { type: "done" }>, requestId: string): string;
-  error(err: AppError, requestId: string): string;
+  /** `started`: the ids of an answer that began, so a JSON client can continue from its partial reply. */
+  error(err: AppError, requestId: string, started?: StartedIds): string;
 }
 
 const DRAIN_POLL_MS = 10;
@@ -148,7 +156,7 @@ export class WsSession {
     const writer: AskWriter = {
       delta: (t) => deltaFrame(id, t),
       done: (ev, requestId) => doneFrame(id, ev, requestId),
-      error: (err, requestId) => errorFrame(id, err, requestId),
+      error: (err, requestId, started) => errorFrame(id, err, requestId, started),
     };
     const run = this.#runAsk(frame, controller, writer, id).finally(() => {
       this.#asks.delete(id);
@@ -216,7 +224,10 @@ export class WsSession {
         durationMs: ms(started),
         err: err.code === Code.Internal ? e : undefined,
       });
-      this.#send(writer.error(err, ctx.requestId));
+      const begun = typeof fields.conversationId === "string"
+        ? { conversationId: fields.conversationId, messageId: String(fields.messageId) }
+        : undefined;
+      this.#send(writer.error(err, ctx.requestId, begun));
     }
   }
 

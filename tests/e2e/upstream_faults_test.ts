@@ -92,6 +92,10 @@ Deno.test("upstream faults become the right HTTP answers and never leak the key"
         const last = tree.mapping[tree.current_node].message;
         assert.equal(last.status, "incomplete");
         assert.equal(last.content.parts[0], "partial answer");
+        // The error event names the conversation and the partial reply, to continue from.
+        const error = JSON.parse(evs.at(-1)!.data);
+        assert.equal(error.conversation_id, list.items[0].id);
+        assert.equal(error.parent_id, tree.current_node);
       },
     );
 

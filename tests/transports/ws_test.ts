@@ -198,10 +198,21 @@ Deno.test("cancel ends the ask with a canceled error and stores the reply incomp
       const path = await h.engine.getMessages(conv.id, null, ctx());
       assert.equal(path.at(-1)?.role, "assistant");
       assert.equal(path.at(-1)?.status, "incomplete");
+      // The error names the new conversation and the partial reply, to continue from.
+      assert.equal(last.conversation_id, conv.id);
+      assert.equal(last.parent_id, path.at(-1)?.id);
       // A cancel of an id that is not running is ignored; the socket still works.
       c.send({ type: "cancel", id: "c1" });
-      c.send({ type: "ask", id: "c1", prompt: "again" });
-      assert.equal((await c.jsonAnswer("c1")).last.type, "done");
+      c.send({
+        type: "ask",
+        id: "c1",
+        prompt: "again",
+        conversation_id: last.conversation_id,
+        parent_id: last.parent_id,
+      });
+      const again = (await c.jsonAnswer("c1")).last;
+      assert.equal(again.type, "done");
+      assert.equal(again.conversation_id, conv.id);
     } finally {
       await c.close();
     }
