@@ -283,7 +283,8 @@ export function createEngine(options: EngineOptions): Engine {
         tokens,
       });
       finished = true;
-      log.info("ask done", { model: done.model || model, tokens: usage.totalTokens });
+      // The observed decorator writes the one info line per answer; this is detail.
+      log.debug("ask done", { model: done.model || model, tokens: usage.totalTokens });
       yield {
         type: "done",
         conversationId,
