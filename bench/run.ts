@@ -97,7 +97,11 @@ async function main(): Promise<void> {
   );
   const dataDir = await Deno.makeTempDir({ prefix: "easybackend-bench-" });
   const upstream = await startFakeUpstream();
-  const pipe = await startPipeProxy(upstream.port);
+  // BENCH_PIPE=deno: the PIPE rows are `bench/deno_pipe_proxy.ts` (this runtime's floor).
+  const pipe = await startPipeProxy(
+    upstream.port,
+    Deno.env.get("BENCH_PIPE") === "deno" ? "deno" : "node",
+  );
   const backend = await startBackend(upstream.port, dataDir);
   const env = { upstream, pipe, backend };
   const runs = new Map<string, { A: Measured[]; P: Measured[]; B: Measured[] }>();

@@ -128,7 +128,23 @@ class EventBuilder {
  * ```
  */
 export async function* parseSSE(body: ReadableStream<Uint8Array>): AsyncGenerator<SSEEvent> {
-  const reader = bodyReader(body);
+  for await (const batch of parseSSEBatches(body)) yield* batch;
+}
+
+/**
+ * Parses a byte stream of Server-Sent Events as {@link parseSSE} does, and
+ * yields the events one read of the body completed together: a consumer that
+ * forwards them can merge what arrived at once into one write, without
+ * waiting for anything that has not arrived. Every batch holds at least one
+ * event.
+ *
+ * @param body the raw bytes, such as `response.body`
+ * @returns the events, in order, grouped by the read that completed them
+ */
+export async function* parseSSEBatches(
+  body: ReadableStream<Uint8Array> | ByteSource,
+): AsyncGenerator<SSEEvent[]> {
+  const reader = body instanceof ReadableStream ? bodyReader(body) : sourceReader(body);
   const decoder = new TextDecoder();
   const splitter = new LineSplitter();
   const builder = new EventBuilder();
@@ -141,10 +157,12 @@ export async function* parseSSE(body: ReadableStream<Uint8Array>): AsyncGenerato
         // Flushing can only complete a partial line, which the end discards.
         return;
       }
+      let batch: SSEEvent[] | null = null;
       for (const line of splitter.push(decoder.decode(value, { stream: true }))) {
         const event = builder.line(line);
-        if (event) yield event;
+        if (event) (batch ??= []).push(event);
       }
+      if (batch) yield batch;
     }
   } catch (err) {
     finished = true;
@@ -156,7 +174,16 @@ export async function* parseSSE(body: ReadableStream<Uint8Array>): AsyncGenerato
   }
 }
 
-/** Bytes of one read from a byte stream (a `fetch` body). */
+/**
+ * A body read by copying into the caller's buffer (the upstream HTTP client's
+ * response): `read` resolves the byte count, or null at the end.
+ */
+export interface ByteSource {
+  read(into: Uint8Array): Promise<number | null>;
+  cancel(): Promise<void>;
+}
+
+/** Bytes of one read from a byte stream (a `fetch` body) or a {@link ByteSource}. */
 const READ_SIZE = 8 * 1024;
 
 /** The part of a reader {@link parseSSE} uses. */
@@ -190,5 +217,19 @@ function bodyReader(body: ReadableStream<Uint8Array>): BytesReader {
     },
     cancel: () => byob.cancel(),
     releaseLock: () => byob.releaseLock(),
+  };
+}
+
+/** A reader on a {@link ByteSource}, reading into one reused buffer. */
+function sourceReader(source: ByteSource): BytesReader {
+  const buffer = new Uint8Array(READ_SIZE);
+  return {
+    async read() {
+      const n = await source.read(buffer);
+      if (n === null) return { done: true, value: undefined };
+      return { done: false, value: buffer.subarray(0, n) };
+    },
+    cancel: () => source.cancel(),
+    releaseLock: () => {},
   };
 }

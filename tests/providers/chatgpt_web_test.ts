@@ -108,7 +108,8 @@ Deno.test("ChatGPTWebProvider starts a new conversation and returns the upstream
   const req = request("Hello");
   const { text, done, deltas } = await ask(s, req);
   assert.equal(text, "Heard 1 messages: user: Hello");
-  assert.ok(deltas > 1, "the answer streams in several deltas");
+  // Pieces that arrive in one read go out as one delta.
+  assert.ok(deltas >= 1, "the answer streams as deltas");
   assert.equal(done.model, "gpt-4o-mini");
   assert.equal(done.finishReason, "stop");
   assert.ok(done.upstreamIds?.conversationId);
@@ -427,7 +428,7 @@ Deno.test("ChatGPTWebProvider stops the continue request when the consumer break
   let text = "";
   for await (const event of s.provider.stream(request("hi"), context())) {
     if (event.type === "delta") text += event.text;
-    if (text === "firstsecond") break;
+    if (text.startsWith("firstsecond")) break;
   }
   for (let i = 0; i < 100 && s.fake.lastAbortedAt() === null; i++) {
     await new Promise((r) => setTimeout(r, 10));

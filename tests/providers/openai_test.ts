@@ -588,3 +588,46 @@ Deno.test("openai passThrough stops the upstream when the client's signal aborts
   }
   assert.notEqual(s.fake.lastAbortedAt(), null);
 });
+
+async function deltasOf(s: Setup, script: FakeScript): Promise<string[]> {
+  s.fake.next(script);
+  const deltas: string[] = [];
+  for await (const e of s.provider.stream(request, context())) {
+    if (e.type === "delta") deltas.push(e.text);
+  }
+  return deltas;
+}
+
+Deno.test("openai provider merges the chunks that arrive in one read into one delta", async () => {
+  await using s = await setup();
+  const deltas = await deltasOf(s, {
+    steps: [
+      sse(chunk({ content: "a" })) + sse(chunk({ content: "b" })) + sse(chunk({ content: "c" })),
+      { delayMs: 30 },
+      sse(chunk({ content: "d" })),
+      { delayMs: 30 },
+      sse(chunk({}, { finishReason: "stop" })) + sse("[DONE]"),
+    ],
+  });
+  // Nothing waits to be merged: a chunk that arrives alone is forwarded alone.
+  assert.deepEqual(deltas, ["abc", "d"]);
+});
+
+Deno.test("openai provider forwards the text read before an error event in the same read", async () => {
+  await using s = await setup();
+  s.fake.next({
+    steps: [
+      sse(chunk({ content: "kept" })) +
+      `event: error\ndata: ${
+        JSON.stringify({ error: { message: "boom", type: "server_error" } })
+      }\n\n`,
+    ],
+  });
+  let text = "";
+  await assert.rejects(async () => {
+    for await (const e of s.provider.stream(request, context())) {
+      if (e.type === "delta") text += e.text;
+    }
+  }, AppError);
+  assert.equal(text, "kept");
+});

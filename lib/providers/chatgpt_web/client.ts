@@ -9,7 +9,7 @@
 
 import { AppError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
-import { parseSSE } from "../../sse/parse.ts";
+import { parseSSEBatches } from "../../sse/parse.ts";
 import type { KeyPool } from "../pool.ts";
 import type {
   CallContext,
@@ -163,13 +163,26 @@ export class ChatGPTWebProvider implements Provider {
     }
     const decoder = new WebStreamDecoder({ continuing: answer.text });
     try {
-      for await (const event of parseSSE(res.body)) {
-        const text = decoder.push(event);
+      // The text of the events one read completed goes out as one delta.
+      batches: for await (const batch of parseSSEBatches(res.body)) {
+        let text = "";
+        for (const event of batch) {
+          try {
+            text += decoder.push(event);
+          } catch (err) {
+            if (text !== "") {
+              answer.text += text;
+              yield { type: "delta", text };
+            }
+            throw err;
+          }
+          if (decoder.done) break;
+        }
         if (text !== "") {
           answer.text += text;
           yield { type: "delta", text };
         }
-        if (decoder.done) break;
+        if (decoder.done) break batches;
       }
     } catch (err) {
       if (err instanceof AppError) throw err;

@@ -44,32 +44,48 @@ export function toUsage(usage: Chunk["usage"]): Usage | undefined {
 
 /**
  * Turns the SSE events of a Chat Completions stream into ChatEvents.
- * Only choice 0 is read when the request asked for several.
- * @param events the parsed events
+ * Only choice 0 is read when the request asked for several. The text of the
+ * chunks that arrived in one batch (one read of the body) is yielded as one
+ * delta: nothing waits for it, and every layer above handles one event
+ * instead of many.
+ * @param batches the parsed events, grouped by the read that completed them
  * @param requestedModel the model reported when no chunk names one
  */
 export async function* readChunks(
-  events: AsyncIterable<SSEEvent>,
+  batches: AsyncIterable<SSEEvent[]>,
   requestedModel: string,
 ): AsyncGenerator<ChatEvent> {
   let model = requestedModel;
   let finishReason: string | null = null;
   let usage: Usage | undefined;
-  for await (const event of events) {
-    if (event.data === "[DONE]") {
-      if (finishReason === null) throw truncatedStream("the stream ended without a finish reason");
-      yield { type: "done", model, finishReason, usage };
-      return;
+  for await (const batch of batches) {
+    let text = "";
+    for (const event of batch) {
+      if (event.data === "[DONE]") {
+        if (text !== "") yield { type: "delta", text };
+        if (finishReason === null) {
+          throw truncatedStream("the stream ended without a finish reason");
+        }
+        yield { type: "done", model, finishReason, usage };
+        return;
+      }
+      let chunk: Chunk;
+      try {
+        chunk = parseChunk(event.data);
+        if (event.event === "error" || chunk.error) throw errorFromStreamEvent(chunk.error);
+      } catch (err) {
+        // What arrived before the failure still reaches the client.
+        if (text !== "") yield { type: "delta", text };
+        throw err;
+      }
+      if (typeof chunk.model === "string" && chunk.model !== "") model = chunk.model;
+      usage = toUsage(chunk.usage) ?? usage;
+      const choice = chunk.choices?.find((c) => (c.index ?? 0) === 0);
+      if (!choice) continue;
+      text += textOf(choice);
+      if (choice.finish_reason) finishReason = choice.finish_reason;
     }
-    const chunk = parseChunk(event.data);
-    if (event.event === "error" || chunk.error) throw errorFromStreamEvent(chunk.error);
-    if (typeof chunk.model === "string" && chunk.model !== "") model = chunk.model;
-    usage = toUsage(chunk.usage) ?? usage;
-    const choice = chunk.choices?.find((c) => (c.index ?? 0) === 0);
-    if (!choice) continue;
-    const text = textOf(choice);
     if (text !== "") yield { type: "delta", text };
-    if (choice.finish_reason) finishReason = choice.finish_reason;
   }
   throw truncatedStream("the stream ended before its end marker");
 }

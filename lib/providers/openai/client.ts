@@ -8,7 +8,7 @@
 
 import { abortReason, AppError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
-import { parseSSE } from "../../sse/parse.ts";
+import { parseSSEBatches } from "../../sse/parse.ts";
 import type { KeyPool } from "../pool.ts";
 import type {
   CallContext,
@@ -117,7 +117,7 @@ export class OpenAIProvider implements Provider {
         yield* completionEvents(JSON.parse(await res.text()), req.model);
         return;
       }
-      yield* readChunks(parseSSE(res.body), req.model);
+      yield* readChunks(parseSSEBatches(res.body), req.model);
     } catch (err) {
       if (err instanceof AppError && !signal.aborted) throw err;
       if (err instanceof SyntaxError) throw truncatedStream("the answer is not JSON", err);
