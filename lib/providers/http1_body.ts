@@ -1,0 +1,229 @@
+/**
+ * The response of the HTTP/1.1 client: its status and headers, and a body
+ * read straight from the connection's buffer into the caller's array, framed
+ * by Content-Length, chunked encoding or the connection's close.
+ * @module
+ */
+
+import { ChunkedDecoder, copyBytes } from "./http1_chunked.ts";
+import type { Http1Conn } from "./http1_conn.ts";
+import { Framing, responseError, type ResponseHead } from "./http1_head.ts";
+
+/** A response whose body is read on demand. */
+export interface Http1Response {
+  /** The status code. */
+  readonly status: number;
+  /** Whether the status is 200–299. */
+  readonly ok: boolean;
+  /** The response headers (case-insensitive; repeated ones joined). */
+  readonly headers: Headers;
+  /**
+   * Reads body bytes into `into` (decoded from chunked framing).
+   * @returns the count, or null at the end
+   * @throws {TypeError} when the body is content-encoded; use {@link text}
+   */
+  read(into: Uint8Array): Promise<number | null>;
+  /**
+   * The whole body as UTF-8 text, decompressed when gzip or deflate encoded.
+   * @param limit the most body bytes read; the rest is cancelled
+   * @default limit 1048576
+   */
+  text(limit?: number): Promise<string>;
+  /** Stops reading; the connection is closed unless the body was read to its end. Idempotent. */
+  cancel(): Promise<void>;
+}
+
+/** The request a body belongs to: its signal, and where its connection goes afterwards. */
+export interface BodyOwner {
+  /** The request's signal, if any. */
+  readonly signal: AbortSignal | undefined;
+  /**
+   * Ends the request: removes the abort listener, and returns the connection
+   * to the pool when `reuse`, else closes it.
+   */
+  finish(conn: Http1Conn, reuse: boolean): void;
+}
+
+const DEFAULT_TEXT_LIMIT = 1024 * 1024;
+const decoder = new TextDecoder();
+
+/**
+ * The error to throw for a failure while reading: the signal's reason after
+ * an abort, our own TypeErrors as they are, anything else wrapped.
+ * @param e what was thrown
+ * @param signal the request's signal
+ */
+export function readFailure(e: unknown, signal: AbortSignal | undefined): unknown {
+  if (signal?.aborted) return signal.reason;
+  if (e instanceof TypeError && e.message.startsWith("Cannot ")) return e;
+  return responseError(e instanceof Error ? e.message : String(e), e);
+}
+
+/** The {@link Http1Response} over one connection. */
+export class Http1Body implements Http1Response {
+  readonly status: number;
+  readonly ok: boolean;
+  readonly headers: Headers;
+  #conn: Http1Conn;
+  #owner: BodyOwner;
+  #framing: Framing;
+  #remaining: number;
+  #keepAlive: boolean;
+  #chunked: ChunkedDecoder | null = null;
+  #encoding: string | null;
+  #done = false;
+
+  /**
+   * @param conn the connection, its buffer at the first body byte
+   * @param head the parsed head
+   * @param owner the request
+   * @param maxHeaderBytes the most trailer bytes accepted
+   */
+  constructor(conn: Http1Conn, head: ResponseHead, owner: BodyOwner, maxHeaderBytes: number) {
+    this.status = head.status;
+    this.ok = head.status >= 200 && head.status <= 299;
+    this.headers = head.headers;
+    this.#conn = conn;
+    this.#owner = owner;
+    this.#framing = head.framing;
+    this.#remaining = head.length;
+    this.#keepAlive = head.keepAlive;
+    const enc = head.headers.get("content-encoding")?.trim().toLowerCase() ?? "";
+    this.#encoding = enc === "" || enc === "identity" ? null : enc;
+    if (head.framing === Framing.Chunked) this.#chunked = new ChunkedDecoder(maxHeaderBytes);
+    if (head.framing === Framing.None) this.#end();
+  }
+
+  read(into: Uint8Array): Promise<number | null> {
+    if (this.#encoding !== null) {
+      return Promise.reject(
+        responseError(`content-encoding ${this.#encoding} is not supported`),
+      );
+    }
+    return this.#readRaw(into);
+  }
+
+  async #readRaw(into: Uint8Array): Promise<number | null> {
+    if (this.#done) return null;
+    if (into.length === 0) return 0;
+    const conn = this.#conn;
+    try {
+      if (this.#owner.signal?.aborted) throw this.#owner.signal.reason;
+      for (;;) {
+        const n = this.#decode(into);
+        if (this.#done) return n > 0 ? n : null;
+        if (n > 0) return n;
+        if (!(await conn.fill())) this.#endOfStream();
+      }
+    } catch (e) {
+      if (this.#done) return null; // cancelled while reading
+      this.#close();
+      throw readFailure(e, this.#owner.signal);
+    }
+  }
+
+  /** Moves buffered body bytes into `into`; ends the body when its framing says so. */
+  #decode(into: Uint8Array): number {
+    const conn = this.#conn;
+    if (this.#chunked !== null) {
+      const n = this.#chunked.decode(conn, into);
+      if (this.#chunked.done) this.#end();
+      return n;
+    }
+    let n = Math.min(conn.end - conn.start, into.length);
+    if (this.#framing === Framing.Length) n = Math.min(n, this.#remaining);
+    copyBytes(conn.buf, conn.start, into, 0, n);
+    conn.start += n;
+    this.#remaining -= n;
+    if (this.#framing === Framing.Length && this.#remaining === 0) this.#end();
+    return n;
+  }
+
+  #endOfStream(): void {
+    if (this.#framing === Framing.Close) {
+      this.#keepAlive = false;
+      this.#end();
+      return;
+    }
+    throw responseError(
+      this.#framing === Framing.Length
+        ? `the body ended ${this.#remaining} bytes before its content-length`
+        : "the body ended inside a chunk",
+    );
+  }
+
+  /** The body was read to its end: the connection may serve the next request. */
+  #end(): void {
+    this.#done = true;
+    const conn = this.#conn;
+    this.#owner.finish(conn, this.#keepAlive && conn.start === conn.end);
+  }
+
+  #close(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#owner.finish(this.#conn, false);
+  }
+
+  async text(limit = DEFAULT_TEXT_LIMIT): Promise<string> {
+    const raw = await this.#collect(limit);
+    if (this.#encoding === null) return decoder.decode(raw);
+    if (this.#encoding !== "gzip" && this.#encoding !== "x-gzip" && this.#encoding !== "deflate") {
+      throw responseError(`content-encoding ${this.#encoding} is not supported`);
+    }
+    return decoder.decode(await decompress(raw, this.#encoding, limit));
+  }
+
+  /** Up to `limit` body bytes; cancels what is left. */
+  async #collect(limit: number): Promise<Uint8Array> {
+    let out = new Uint8Array(Math.min(limit, 16 * 1024));
+    let total = 0;
+    while (total < limit) {
+      if (total === out.length) {
+        const bigger = new Uint8Array(Math.min(limit, out.length * 2));
+        bigger.set(out);
+        out = bigger;
+      }
+      const n = await this.#readRaw(out.subarray(total));
+      if (n === null) break;
+      total += n;
+    }
+    await this.cancel();
+    return out.subarray(0, total);
+  }
+
+  cancel(): Promise<void> {
+    this.#close();
+    return Promise.resolve();
+  }
+}
+
+/** Decompresses a whole gzip or zlib (`deflate`) body, at most `limit` bytes of output. */
+async function decompress(raw: Uint8Array, encoding: string, limit: number): Promise<Uint8Array> {
+  const format = encoding === "deflate" ? "deflate" : "gzip";
+  const stream = new Blob([raw as Uint8Array<ArrayBuffer>]).stream()
+    .pipeThrough(new DecompressionStream(format));
+  const reader = stream.getReader();
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  try {
+    while (total < limit) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      parts.push(value);
+      total += value.length;
+    }
+  } catch (e) {
+    throw responseError(`the ${encoding} body is corrupt`, e);
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  const out = new Uint8Array(Math.min(total, limit));
+  let at = 0;
+  for (const p of parts) {
+    const n = Math.min(p.length, out.length - at);
+    out.set(p.subarray(0, n), at);
+    at += n;
+  }
+  return out;
+}

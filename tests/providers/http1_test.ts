@@ -1,0 +1,286 @@
+/**
+ * The HTTP/1.1 upstream client against real loopback servers: `Deno.serve`
+ * (plain and TLS) for the normal cases, and a raw `Deno.listen` server that
+ * writes hand-made bytes for framing, keep-alive and fault cases.
+ */
+
+import assert from "node:assert/strict";
+import { Http1Client, type Http1Response } from "../../lib/providers/http1.ts";
+import { makeTestCertificate } from "../_helpers/tls.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** A `Deno.serve` on loopback that records the client ports it saw. */
+function serve(handler: (req: Request) => Response | Promise<Response>, tls?: {
+  cert: string;
+  key: string;
+}) {
+  const ports: number[] = [];
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen() {},
+    ...tls,
+  }, (req, info) => {
+    ports.push(info.remoteAddr.port);
+    return handler(req);
+  });
+  const scheme = tls ? "https" : "http";
+  return {
+    url: `${scheme}://127.0.0.1:${server.addr.port}`,
+    ports,
+    async [Symbol.asyncDispose]() {
+      await server.shutdown();
+    },
+  };
+}
+
+/** Reads one request head (and a Content-Length body) from a raw socket; null at EOF. */
+async function readRequest(conn: Deno.Conn): Promise<string | null> {
+  let text = "";
+  const buf = new Uint8Array(4096);
+  for (;;) {
+    const end = text.indexOf("\r\n\r\n");
+    if (end >= 0) {
+      const m = /content-length: (\d+)/i.exec(text.slice(0, end));
+      if (text.length >= end + 4 + Number(m?.[1] ?? 0)) return text;
+    }
+    const n = await conn.read(buf).catch(() => null);
+    if (n === null) return null;
+    text += dec.decode(buf.subarray(0, n));
+  }
+}
+
+/** A raw TCP server; `script(conn, index)` runs per accepted connection, which is closed after. */
+function rawServer(script: (conn: Deno.Conn, index: number) => Promise<void>) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const handlers: Promise<void>[] = [];
+  const conns = new Set<Deno.Conn>();
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      conns.add(conn);
+      handlers.push(
+        script(conn, handlers.length).catch(() => {}).finally(() => {
+          conns.delete(conn);
+          try {
+            conn.close();
+          } catch { /* closed by the script */ }
+        }),
+      );
+    }
+  })();
+  return {
+    url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    accepted: () => handlers.length,
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      await accepting.catch(() => {});
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch { /* already closed */ }
+      }
+      await Promise.all(handlers);
+    },
+  };
+}
+
+/** Writes text one byte per write, each flushed on its own. */
+async function writeByteByByte(conn: Deno.Conn, text: string) {
+  for (const b of enc.encode(text)) {
+    await conn.write(Uint8Array.of(b));
+    await new Promise((r) => setTimeout(r, 0));
+  }
+}
+
+/** The whole body through `read`, with a small array to exercise partial copies. */
+async function readAll(res: Http1Response, size = 7): Promise<string> {
+  const into = new Uint8Array(size);
+  let out = "";
+  for (let n; (n = await res.read(into)) !== null;) out += dec.decode(into.subarray(0, n));
+  return out;
+}
+
+async function rejectsRead(p: Promise<unknown>, fragment: string) {
+  await assert.rejects(p, (e: Error) => {
+    assert.ok(e instanceof Error, String(e));
+    assert.match(e.message, /^Cannot (read the upstream response|connect to the upstream)/);
+    assert.ok(e.message.includes(fragment), e.message);
+    return true;
+  });
+}
+
+Deno.test("http1 client sends Host with port, the query, identity encoding and a length", async () => {
+  let url = "";
+  let headers = new Headers();
+  let body = "";
+  await using s = serve(async (req) => {
+    url = req.url;
+    headers = req.headers;
+    body = await req.text();
+    return new Response("héllo", { headers: { "x-a": "1" } });
+  });
+  using client = new Http1Client();
+  const res = await client.request(`${s.url}/v1/chat?x=1&y=2`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: '{"q":"é"}',
+  });
+  assert.equal(res.status, 200);
+  assert.equal(res.ok, true);
+  assert.equal(res.headers.get("X-A"), "1");
+  assert.equal(await res.text(), "héllo");
+  assert.equal(new URL(url).pathname + new URL(url).search, "/v1/chat?x=1&y=2");
+  assert.equal(headers.get("host"), new URL(s.url).host);
+  assert.equal(headers.get("accept-encoding"), "identity");
+  assert.equal(headers.get("content-type"), "application/json");
+  assert.equal(body, '{"q":"é"}');
+});
+
+Deno.test("http1 client writes the head and body in one write", async () => {
+  let first = "";
+  await using s = rawServer(async (conn) => {
+    const buf = new Uint8Array(65536);
+    const n = await conn.read(buf);
+    first = dec.decode(buf.subarray(0, n ?? 0));
+    await conn.write(enc.encode("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"));
+  });
+  using client = new Http1Client();
+  const res = await client.request(`${s.url}/p`, {
+    method: "POST",
+    headers: { "x-k": "v" },
+    body: enc.encode("0123456789"),
+  });
+  assert.equal(await res.read(new Uint8Array(8)), null);
+  assert.match(first, /^POST \/p HTTP\/1\.1\r\nHost: 127\.0\.0\.1:\d+\r\nx-k: v\r\n/);
+  assert.match(first, /Content-Length: 10\r\n/);
+  assert.ok(first.endsWith("\r\n\r\n0123456789"), first);
+});
+
+Deno.test("http1 client reuses a kept-alive connection when the body was read to its end", async () => {
+  await using s = serve(() => new Response("ok"));
+  using client = new Http1Client();
+  for (let i = 0; i < 3; i++) {
+    const res = await client.request(s.url, { method: "GET", headers: {} });
+    assert.equal(await readAll(res), "ok");
+  }
+  assert.equal(new Set(s.ports).size, 1);
+});
+
+Deno.test("http1 client speaks https with extra CA certificates", async () => {
+  await using cert = await makeTestCertificate();
+  await using s = serve(() => new Response("secure"), { cert: cert.certPem, key: cert.keyPem });
+  using client = new Http1Client({ caCerts: [cert.certPem] });
+  for (let i = 0; i < 2; i++) {
+    const res = await client.request(`${s.url}/x`, { method: "GET", headers: {} });
+    assert.equal(await res.text(), "secure");
+  }
+  assert.equal(new Set(s.ports).size, 1);
+});
+
+Deno.test("http1 client decodes chunked framing split at every byte and reuses the connection", async () => {
+  await using s = rawServer(async (conn) => {
+    for (let i = 0; i < 2; i++) {
+      if ((await readRequest(conn)) === null) return;
+      await writeByteByByte(
+        conn,
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" +
+          "5;ext=1\r\nhello\r\n1\r\n \r\nA\r\n0123456789\r\n0\r\nx-trailer: t\r\n\r\n",
+      );
+    }
+  });
+  using client = new Http1Client();
+  for (let i = 0; i < 2; i++) {
+    const res = await client.request(s.url, { method: "GET", headers: {} });
+    assert.equal(res.headers.get("transfer-encoding"), "chunked");
+    assert.equal(await readAll(res, 3), "hello 0123456789");
+  }
+  assert.equal(s.accepted(), 1);
+});
+
+Deno.test("http1 client reads until close when neither length nor chunked, and does not reuse", async () => {
+  await using s = rawServer(async (conn) => {
+    await readRequest(conn);
+    await conn.write(enc.encode("HTTP/1.1 200 OK\r\n\r\nuntil "));
+    await conn.write(enc.encode("the end"));
+  });
+  using client = new Http1Client();
+  for (let i = 0; i < 2; i++) {
+    const res = await client.request(s.url, { method: "GET", headers: {} });
+    assert.equal(await readAll(res), "until the end");
+  }
+  assert.equal(s.accepted(), 2);
+});
+
+Deno.test("http1 client skips 1xx, joins repeated headers and reads no body for HEAD, 204, 304", async () => {
+  await using s = rawServer(async (conn) => {
+    const heads = [
+      "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" +
+      "HTTP/1.1 200 OK\r\nX-R: a\r\nx-r: b\r\nContent-Length: 2\r\n\r\nok",
+      "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", // HEAD
+      "HTTP/1.1 204 No Content\r\n\r\n",
+      "HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlast",
+    ];
+    for (const head of heads) {
+      if ((await readRequest(conn)) === null) return;
+      await conn.write(enc.encode(head));
+    }
+  });
+  using client = new Http1Client();
+  const first = await client.request(s.url, { method: "GET", headers: {} });
+  assert.equal(first.status, 200);
+  assert.equal(first.headers.get("x-r"), "a, b");
+  assert.equal(await readAll(first), "ok");
+  for (const [method, status] of [["HEAD", 200], ["GET", 204], ["GET", 304]] as const) {
+    const res = await client.request(s.url, { method, headers: {} });
+    assert.equal(res.status, status);
+    assert.equal(await res.read(new Uint8Array(16)), null);
+  }
+  const last = await client.request(s.url, { method: "GET", headers: {} });
+  assert.equal(await last.text(), "last");
+  assert.equal(s.accepted(), 1);
+});
+
+Deno.test("http1 client rejects a refused connection and malformed responses with clear messages", async () => {
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (closed.addr as Deno.NetAddr).port;
+  closed.close();
+  using client = new Http1Client({ maxHeaderBytes: 1024 });
+  await rejectsRead(
+    client.request(`http://127.0.0.1:${port}/`, { method: "GET", headers: {} }),
+    "Cannot connect to the upstream",
+  );
+  const cases: [string, string][] = [
+    ["HTTP/1.1 OK\r\n\r\n", "malformed status line"],
+    ["HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", "malformed header line"],
+    ["HTTP/1.1 200 OK\r\nX-Big: " + "a".repeat(2000) + "\r\n\r\n", "over 1024 bytes"],
+    ["HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", "invalid content-length"],
+  ];
+  for (const [bytes, fragment] of cases) {
+    await using s = rawServer(async (conn) => {
+      await readRequest(conn);
+      await conn.write(enc.encode(bytes));
+    });
+    await rejectsRead(client.request(s.url, { method: "GET", headers: {} }), fragment);
+  }
+});
+
+Deno.test("http1 client throws on a short body and on bad chunk sizes", async () => {
+  const cases: [string, string][] = [
+    ["HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", "5 bytes before its content-length"],
+    ["HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "invalid chunk size"],
+    ["HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", "ended inside a chunk"],
+    ["HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabX", "missing line end"],
+  ];
+  using client = new Http1Client();
+  for (const [bytes, fragment] of cases) {
+    await using s = rawServer(async (conn) => {
+      await readRequest(conn);
+      await conn.write(enc.encode(bytes));
+    });
+    const res = await client.request(s.url, { method: "GET", headers: {} });
+    await rejectsRead(readAll(res), fragment);
+  }
+});
