@@ -72,6 +72,8 @@ export class Http1Body implements Http1Response {
   #chunked: ChunkedDecoder | null = null;
   #encoding: string | null;
   #done = false;
+  // What a failed read threw; later reads throw it again.
+  #failure: unknown = undefined;
 
   /**
    * @param conn the connection, its buffer at the first body byte
@@ -104,6 +106,7 @@ export class Http1Body implements Http1Response {
   }
 
   async #readRaw(into: Uint8Array): Promise<number | null> {
+    if (this.#failure !== undefined) throw this.#failure;
     if (this.#done) return null;
     if (into.length === 0) return 0;
     const conn = this.#conn;
@@ -118,7 +121,7 @@ export class Http1Body implements Http1Response {
     } catch (e) {
       if (this.#done) return null; // cancelled while reading
       this.#close();
-      throw readFailure(e, this.#owner.signal);
+      throw this.#failure = readFailure(e, this.#owner.signal);
     }
   }
 

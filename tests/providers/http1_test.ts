@@ -57,6 +57,7 @@ function rawServer(script: (conn: Deno.Conn, index: number) => Promise<void>) {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const handlers: Promise<void>[] = [];
   const conns = new Set<Deno.Conn>();
+  let done = false;
   const accepting = (async () => {
     for await (const conn of listener) {
       conns.add(conn);
@@ -74,6 +75,8 @@ function rawServer(script: (conn: Deno.Conn, index: number) => Promise<void>) {
     url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
     accepted: () => handlers.length,
     async [Symbol.asyncDispose]() {
+      if (done) return;
+      done = true;
       listener.close();
       await accepting.catch(() => {});
       for (const c of conns) {
@@ -283,4 +286,212 @@ Deno.test("http1 client throws on a short body and on bad chunk sizes", async ()
     const res = await client.request(s.url, { method: "GET", headers: {} });
     await rejectsRead(readAll(res), fragment);
   }
+});
+
+const OK2 = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+Deno.test("http1 client retries once on a fresh connection when a kept-alive one closes as it sends", async () => {
+  await using s = rawServer(async (conn, index) => {
+    await readRequest(conn);
+    await conn.write(enc.encode(OK2));
+    // The first connection takes the second request and closes without an answer.
+    if (index === 0) await readRequest(conn);
+  });
+  using client = new Http1Client();
+  assert.equal(await (await client.request(s.url, { method: "GET", headers: {} })).text(), "ok");
+  assert.equal(await (await client.request(s.url, { method: "GET", headers: {} })).text(), "ok");
+  assert.equal(s.accepted(), 2);
+});
+
+Deno.test("http1 client drops an idle connection that the server closed", async () => {
+  await using s = rawServer(async (conn) => {
+    await readRequest(conn);
+    await conn.write(enc.encode(OK2));
+  });
+  using client = new Http1Client();
+  assert.equal(await (await client.request(s.url, { method: "GET", headers: {} })).text(), "ok");
+  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(await (await client.request(s.url, { method: "GET", headers: {} })).text(), "ok");
+  assert.equal(s.accepted(), 2);
+});
+
+Deno.test("http1 client rejects without a retry when a fresh connection closes without answering", async () => {
+  await using s = rawServer(async (conn) => {
+    await readRequest(conn);
+  });
+  using client = new Http1Client();
+  await rejectsRead(
+    client.request(s.url, { method: "GET", headers: {} }),
+    "closed before a response",
+  );
+  assert.equal(s.accepted(), 1);
+});
+
+Deno.test("http1 client rejects with the signal's reason when aborted before the request", async () => {
+  await using s = rawServer(async () => {});
+  using client = new Http1Client();
+  const reason = new Error("gone early");
+  await assert.rejects(
+    client.request(s.url, { method: "GET", headers: {}, signal: AbortSignal.abort(reason) }),
+    (e) => e === reason,
+  );
+  assert.equal(s.accepted(), 0);
+});
+
+Deno.test("http1 client rejects with the signal's reason when aborted during the TLS handshake", async () => {
+  let release = () => {};
+  const held = new Promise<void>((r) => release = r);
+  await using s = rawServer(() => held); // accepts, never speaks TLS
+  using client = new Http1Client();
+  const ctl = new AbortController();
+  const pending = client.request(s.url.replace("http:", "https:"), {
+    method: "GET",
+    headers: {},
+    signal: ctl.signal,
+  });
+  await new Promise((r) => setTimeout(r, 30));
+  ctl.abort(new Error("gone in handshake"));
+  await assert.rejects(pending, /gone in handshake/);
+  release();
+});
+
+Deno.test("http1 client rejects with the signal's reason when aborted while waiting for the head", async () => {
+  let got = () => {};
+  const requested = new Promise<void>((r) => got = r);
+  await using s = rawServer(async (conn) => {
+    await readRequest(conn);
+    got();
+    await readRequest(conn); // silent until the client closes
+  });
+  using client = new Http1Client();
+  const ctl = new AbortController();
+  const pending = client.request(s.url, { method: "GET", headers: {}, signal: ctl.signal });
+  await requested;
+  ctl.abort(new Error("gone at head"));
+  await assert.rejects(pending, /gone at head/);
+});
+
+Deno.test("http1 client rejects a body read with the signal's reason and closes the connection", async () => {
+  let closedByClient = false;
+  await using s = rawServer(async (conn) => {
+    await readRequest(conn);
+    await conn.write(
+      enc.encode("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n"),
+    );
+    closedByClient = (await readRequest(conn)) === null;
+  });
+  using client = new Http1Client();
+  const ctl = new AbortController();
+  const res = await client.request(s.url, { method: "GET", headers: {}, signal: ctl.signal });
+  const into = new Uint8Array(16);
+  assert.equal(await res.read(into), 3);
+  const pending = res.read(into);
+  ctl.abort(new Error("gone in body"));
+  await assert.rejects(pending, /gone in body/);
+  await assert.rejects(res.read(into), /gone in body/);
+  await s[Symbol.asyncDispose]();
+  assert.equal(closedByClient, true);
+});
+
+Deno.test("http1 client leaves no listener on a long-lived signal after many requests", async () => {
+  await using s = serve((req) =>
+    new URL(req.url).pathname === "/big" ? new Response("x".repeat(100_000)) : new Response("ok")
+  );
+  using client = new Http1Client();
+  const signal = new AbortController().signal;
+  let live = 0;
+  const add = signal.addEventListener.bind(signal);
+  const remove = signal.removeEventListener.bind(signal);
+  signal.addEventListener = ((t: string, l: EventListener, o?: AddEventListenerOptions) => {
+    live++;
+    add(t, l, o);
+  }) as typeof signal.addEventListener;
+  signal.removeEventListener = ((t: string, l: EventListener) => {
+    live--;
+    remove(t, l);
+  }) as typeof signal.removeEventListener;
+  for (let i = 0; i < 30; i++) {
+    const res = await client.request(`${s.url}/${i % 3 === 0 ? "big" : "small"}`, {
+      method: "GET",
+      headers: {},
+      signal,
+    });
+    if (i % 3 === 0) {
+      assert.equal((await res.read(new Uint8Array(10)))! > 0, true);
+      await res.cancel();
+      await res.cancel();
+    } else if (i % 3 === 1) {
+      assert.equal(await readAll(res, 1024), "ok");
+    } else {
+      assert.equal(await res.text(), "ok");
+    }
+    assert.equal(live, 0);
+  }
+});
+
+Deno.test("http1 client text() decompresses gzip and deflate; read() refuses an encoded body", async () => {
+  async function squeeze(text: string, format: CompressionFormat): Promise<ArrayBuffer> {
+    const stream = new Blob([text]).stream().pipeThrough(new CompressionStream(format));
+    return await new Response(stream).arrayBuffer();
+  }
+  const gz = await squeeze("zipped text", "gzip");
+  const df = await squeeze("deflated text", "deflate");
+  await using s = serve((req) => {
+    const deflate = new URL(req.url).pathname === "/d";
+    return new Response(deflate ? df : gz, {
+      headers: { "content-encoding": deflate ? "deflate" : "gzip" },
+    });
+  });
+  using client = new Http1Client();
+  assert.equal(
+    await (await client.request(s.url, { method: "GET", headers: {} })).text(),
+    "zipped text",
+  );
+  assert.equal(
+    await (await client.request(`${s.url}/d`, { method: "GET", headers: {} })).text(),
+    "deflated text",
+  );
+  const res = await client.request(s.url, { method: "GET", headers: {} });
+  await rejectsRead(res.read(new Uint8Array(8)), "content-encoding gzip is not supported");
+  await res.cancel();
+});
+
+Deno.test("http1 client text() stops at its limit and cancel() keeps the connection out of the pool", async () => {
+  await using s = serve(() => new Response("0123456789".repeat(1000)));
+  using client = new Http1Client();
+  const res = await client.request(s.url, { method: "GET", headers: {} });
+  assert.equal(await res.text(25), "0123456789012345678901234");
+  const next = await client.request(s.url, { method: "GET", headers: {} });
+  assert.equal(await next.read(new Uint8Array(4)), 4);
+  await next.cancel();
+  assert.equal(await next.read(new Uint8Array(4)), null);
+  await (await client.request(s.url, { method: "GET", headers: {} })).text();
+  assert.equal(new Set(s.ports).size, 3);
+});
+
+Deno.test("http1 client closes idle connections past idleTimeoutMs and beyond maxIdlePerOrigin", async () => {
+  await using s = serve(() => new Response("ok"));
+  using client = new Http1Client({ idleTimeoutMs: 20, maxIdlePerOrigin: 1 });
+  await (await client.request(s.url, { method: "GET", headers: {} })).text();
+  await new Promise((r) => setTimeout(r, 40));
+  await (await client.request(s.url, { method: "GET", headers: {} })).text();
+  assert.equal(new Set(s.ports).size, 2);
+  // Two at once: both go back, one is kept; the next two use it and one new connection.
+  const pair = () =>
+    Promise.all(
+      [0, 1].map(async () => (await client.request(s.url, { method: "GET", headers: {} })).text()),
+    );
+  await pair();
+  const before = new Set(s.ports).size;
+  await pair();
+  assert.equal(new Set(s.ports).size, before + 1);
+});
+
+Deno.test("http1 client serves requests after close()", async () => {
+  await using s = serve(() => new Response("ok"));
+  using client = new Http1Client();
+  await (await client.request(s.url, { method: "GET", headers: {} })).text();
+  client.close();
+  assert.equal(await (await client.request(s.url, { method: "GET", headers: {} })).text(), "ok");
+  assert.equal(new Set(s.ports).size, 2);
 });
