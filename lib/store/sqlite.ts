@@ -235,6 +235,8 @@ class SqliteStore implements ConversationStore {
   /** The fsync that will start once the running one ends; it covers every commit made until it starts. */
   #queuedSync: Promise<void> | null = null;
   #runningSync: Promise<void> | null = null;
+  /** The open group transaction ({@link SqliteStore.group}), if any. */
+  #group: { committed: Promise<void> } | null = null;
 
   constructor(db: DatabaseSync, walPath: string) {
     this.#db = db;
@@ -277,7 +279,7 @@ class SqliteStore implements ConversationStore {
    * sequential file, and one fsync covers every commit before it.
    */
   async #write<T>(fn: () => T, transaction: boolean, wait = true): Promise<T> {
-    const out = await (transaction ? this.#transaction(fn) : this.#run(fn));
+    const out = await (transaction || this.#group !== null ? this.#transaction(fn) : this.#run(fn));
     if (wait) await this.#durable();
     return out;
   }
@@ -316,7 +318,28 @@ class SqliteStore implements ConversationStore {
     }
   }
 
+  /**
+   * Runs `fn` atomically: in its own transaction, or inside an open group as a
+   * savepoint (a failure undoes only `fn`'s changes) whose result is given
+   * only once the group has committed.
+   */
   #transaction<T>(fn: () => T): Promise<T> {
+    const group = this.#group;
+    if (group !== null) {
+      return this.#run(() => {
+        const db = this.#open();
+        db.exec("SAVEPOINT call");
+        try {
+          const out = fn();
+          db.exec("RELEASE call");
+          return out;
+        } catch (err) {
+          db.exec("ROLLBACK TO call");
+          db.exec("RELEASE call");
+          throw err;
+        }
+      }).then((out) => group.committed.then(() => out));
+    }
     return this.#run(() => {
       const db = this.#open();
       db.exec("BEGIN IMMEDIATE");
@@ -329,6 +352,50 @@ class SqliteStore implements ConversationStore {
         throw err;
       }
     });
+  }
+
+  /**
+   * Runs the writes that `fn` starts synchronously in one transaction (one
+   * commit and one WAL write for all of them instead of one each), each write
+   * in its own savepoint, so one that fails changes nothing and the others
+   * still commit. A write's promise settles only after the commit; if the
+   * commit fails, every write of the group fails. Used by the store's worker
+   * for the calls that arrive together.
+   * @param fn starts the writes, without awaiting between them
+   */
+  group(fn: () => void): void {
+    const db = this.#open();
+    let commit!: () => void;
+    let fail!: (err: unknown) => void;
+    const committed = new Promise<void>((resolve, reject) => {
+      commit = resolve;
+      fail = reject;
+    });
+    committed.catch(() => {});
+    try {
+      db.exec("BEGIN IMMEDIATE");
+    } catch {
+      // Cannot open the group: every write takes its own transaction.
+      fn();
+      return;
+    }
+    this.#group = { committed };
+    try {
+      fn();
+    } finally {
+      this.#group = null;
+    }
+    try {
+      db.exec("COMMIT");
+      commit();
+    } catch (err) {
+      try {
+        db.exec("ROLLBACK");
+      } catch { /* the transaction is already gone */ }
+      fail(
+        new AppError(Code.Internal, "Cannot store the change: the commit failed", { cause: err }),
+      );
+    }
   }
 
   createConversation(input: { id?: string; owner: string; title?: string }) {

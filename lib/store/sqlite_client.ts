@@ -60,6 +60,10 @@ class WorkerStore implements ConversationStore {
   }
 
   #receive(m: FromWorker): void {
+    if (m.type === "many") {
+      for (const one of m.messages) this.#receive(one);
+      return;
+    }
     if (m.type === "log") {
       this.#logger[m.level](m.msg, m.fields);
       return;
@@ -84,17 +88,27 @@ class WorkerStore implements ConversationStore {
     this.#worker = null;
   }
 
-  #send(message: ToWorker, table: Map<number, Pending>, id: number): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      if (this.#worker === null || this.#closing !== null) return reject(closedError());
-      table.set(id, { resolve, reject });
-      this.#worker.postMessage(message);
-    });
-  }
+  /** Calls not yet posted: all those of one turn of the event loop go as one message. */
+  #outbox: { id: number; method: StoreMethod; args: unknown[] }[] = [];
+
+  #flush = (): void => {
+    const calls = this.#outbox;
+    this.#outbox = [];
+    if (this.#worker === null || calls.length === 0) return;
+    this.#worker.postMessage(
+      (calls.length === 1
+        ? { type: "call", ...calls[0] }
+        : { type: "calls", calls }) satisfies ToWorker,
+    );
+  };
 
   #call<T>(method: StoreMethod, ...args: unknown[]): Promise<T> {
     const id = this.#next++;
-    return this.#send({ type: "call", id, method, args }, this.#pending, id) as Promise<T>;
+    return new Promise((resolve, reject) => {
+      if (this.#worker === null || this.#closing !== null) return reject(closedError());
+      this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      if (this.#outbox.push({ id, method, args }) === 1) queueMicrotask(this.#flush);
+    });
   }
 
   createConversation(input: { id?: string; owner: string; title?: string }) {
@@ -148,6 +162,7 @@ class WorkerStore implements ConversationStore {
   close(): Promise<void> {
     if (this.#closing !== null) return this.#closing;
     if (this.#worker === null) return Promise.resolve();
+    this.#flush();
     const id = this.#next++;
     const worker = this.#worker;
     const done = new Promise<unknown>((resolve, reject) => {

@@ -26,7 +26,9 @@ export type StoreMethod =
 export type ToWorker =
   | { type: "open"; dataDir: string; busyTimeoutMs?: number }
   | { type: "call"; id: number; method: StoreMethod; args: unknown[] }
-  | { type: "close"; id: number };
+  | { type: "close"; id: number }
+  /** Calls made in one turn of the proxy's event loop, sent as one message. */
+  | { type: "calls"; calls: { id: number; method: StoreMethod; args: unknown[] }[] };
 
 /** An error as it crosses the thread boundary. */
 export interface WireError {
@@ -45,7 +47,9 @@ export type FromWorker =
   | { type: "failed"; id: number; error: WireError }
   /** `startTurn`'s `durable`: null once on disk, else why not. */
   | { type: "durable"; id: number; error: WireError | null }
-  | { type: "log"; level: "debug" | "info" | "warn" | "error"; msg: string; fields?: LogFields };
+  | { type: "log"; level: "debug" | "info" | "warn" | "error"; msg: string; fields?: LogFields }
+  /** Answers ready in one turn of the worker's event loop, sent as one message. */
+  | { type: "many"; messages: FromWorker[] };
 
 /** An error's cloneable form (an AppError keeps its code, message and reason). */
 export function toWire(err: unknown): WireError {

@@ -29,8 +29,22 @@ export function inStoreWorker(): boolean {
   return scope.name === STORE_WORKER_NAME && typeof scope.postMessage === "function";
 }
 
+/** Answers not yet posted: all those of one turn go out as one message. */
+let outbox: FromWorker[] = [];
+
+function flush(): void {
+  const messages = outbox;
+  outbox = [];
+  scope.postMessage(messages.length === 1 ? messages[0] : { type: "many", messages });
+}
+
 function post(message: FromWorker): void {
-  scope.postMessage(message);
+  if (outbox.push(message) === 1) queueMicrotask(flush);
+}
+
+/** The in-thread sqlite store can run several writes in one transaction. */
+interface GroupingStore extends ConversationStore {
+  group?(fn: () => void): void;
 }
 
 /** A logger whose lines go to the proxy's logger. */
@@ -46,7 +60,7 @@ function relayLogger(bound: LogFields = {}): Logger {
   };
 }
 
-let store: ConversationStore | null = null;
+let store: GroupingStore | null = null;
 
 async function call(id: number, method: string, args: unknown[]): Promise<void> {
   try {
@@ -85,6 +99,13 @@ export function serveStoreWorker(openSqliteStoreInThread: OpenInThread): void {
 async function receive(message: ToWorker, openSqliteStoreInThread: OpenInThread): Promise<void> {
   if (message.type === "call") {
     await call(message.id, message.method, message.args);
+  } else if (message.type === "calls") {
+    // Calls that arrived together share one transaction (each in its own savepoint).
+    const start = () => {
+      for (const c of message.calls) void call(c.id, c.method, c.args);
+    };
+    if (store?.group) store.group(start);
+    else start();
   } else if (message.type === "open") {
     try {
       store = await openSqliteStoreInThread(message.dataDir, {

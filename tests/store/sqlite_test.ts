@@ -347,3 +347,49 @@ Deno.test("path costs the same in a 100k-message database as in a small one", as
     assert.ok(large < small * 5 + 2, `small ${small}ms, large ${large}ms`);
   });
 });
+
+Deno.test("writes made together share a commit and a failing one changes nothing of the others", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "eb-store-" });
+  try {
+    const store = await openSqliteStore(dir);
+    const conv = await store.createConversation({ owner: ANONYMOUS });
+    const [root] = await chain(store, conv.id, 1);
+    // Started in one turn of the event loop: the worker receives them as one batch.
+    const results = await Promise.allSettled([
+      ...Array.from(
+        { length: 10 },
+        (_, i) =>
+          store.startTurn({ conversationId: conv.id, parentId: root, prompt: `q${i}`, model: "m" })
+            .then(async (t) => {
+              await t.durable;
+              return store.finishMessage(t.assistant.id, { content: `a${i}`, status: "complete" });
+            }),
+      ),
+      store.startTurn({ conversationId: conv.id, parentId: "no-such-id", prompt: "x", model: "m" }),
+      store.appendMessage({ conversationId: conv.id, parentId: root, role: "user", content: "ok" }),
+    ]);
+    const failed = results.filter((r) => r.status === "rejected");
+    assert.equal(failed.length, 1, "only the write with the unknown parent fails");
+    const reason = (failed[0] as PromiseRejectedResult).reason;
+    assert.ok(reason instanceof AppError && reason.code === Code.NotFound);
+    await store.close();
+    // What was acknowledged is in the file, read by a fresh connection.
+    const db = new DatabaseSync(join(dir, DATABASE_FILE));
+    try {
+      const rows = db.prepare(
+        "SELECT role, content, status FROM messages WHERE conversation_id = ?",
+      )
+        .all(conv.id);
+      assert.equal(rows.length, 1 + 10 * 2 + 1);
+      for (let i = 0; i < 10; i++) {
+        assert.ok(rows.some((r) => r.content === `q${i}`));
+        assert.ok(rows.some((r) => r.content === `a${i}` && r.status === "complete"));
+      }
+      assert.ok(!rows.some((r) => r.content === "x"), "the failed turn left no row");
+    } finally {
+      db.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
