@@ -495,3 +495,16 @@ Deno.test("http1 client serves requests after close()", async () => {
   assert.equal(await (await client.request(s.url, { method: "GET", headers: {} })).text(), "ok");
   assert.equal(new Set(s.ports).size, 2);
 });
+
+Deno.test("http1 client grows its buffer for a head bigger than the buffer but within the limit", async () => {
+  const big = "v".repeat(3000);
+  await using s = rawServer(async (conn) => {
+    await readRequest(conn);
+    await writeByteByByte(conn, "HTTP/1.1 200 OK\r\nX-Big: " + big.slice(0, 10));
+    await conn.write(enc.encode(big.slice(10) + "\r\nContent-Length: 2\r\n\r\nok"));
+  });
+  using client = new Http1Client({ bufferSize: 1024, maxHeaderBytes: 4096 });
+  const res = await client.request(s.url, { method: "GET", headers: {} });
+  assert.equal(res.headers.get("x-big"), big);
+  assert.equal(await res.text(), "ok");
+});
