@@ -1,7 +1,7 @@
 /**
  * The one place that picks a provider from the configuration: builds the key
- * pool, binds `fetch` to the proxy when `PROXY` is set, and returns the
- * provider. A new upstream is a new folder and one line here.
+ * pool, binds `fetch` to the proxy when `PROXY` is set (else the OpenAI
+ * answers stream over the lean HTTP/1.1 client), and returns the provider. A new upstream is a new folder and one line here.
  * @module
  */
 
@@ -9,6 +9,7 @@ import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { ChatGPTWebProvider } from "./chatgpt_web/client.ts";
 import { EchoProvider } from "./echo/client.ts";
+import { Http1Client } from "./http1.ts";
 import { OpenAIProvider } from "./openai/client.ts";
 import { KeyPool } from "./pool.ts";
 import type { Provider } from "./provider.ts";
@@ -63,7 +64,10 @@ export function createProvider(
   });
   switch (config.provider) {
     case "openai":
-      return new OpenAIProvider(common);
+      return new OpenAIProvider({
+        ...common,
+        http: directClient(config.proxy, options.closeSignal),
+      });
     case "chatgpt-web":
       return new ChatGPTWebProvider(common);
   }
@@ -75,4 +79,15 @@ function proxiedFetch(proxy: string | null, closeSignal?: AbortSignal): typeof f
   const client = Deno.createHttpClient({ proxy: { url: proxy } });
   closeSignal?.addEventListener("abort", () => client.close(), { once: true });
   return (input, init) => fetch(input, { ...init, client });
+}
+
+/**
+ * The HTTP/1.1 client of the streamed answers when no proxy is set (through a
+ * proxy they use `fetch`), closed with `closeSignal`.
+ */
+function directClient(proxy: string | null, closeSignal?: AbortSignal): Http1Client | undefined {
+  if (proxy !== null) return undefined;
+  const client = new Http1Client();
+  closeSignal?.addEventListener("abort", () => client.close(), { once: true });
+  return client;
 }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { AppError, Code } from "../../lib/errors.ts";
 import { createLogger, silentLogger } from "../../lib/log.ts";
 import { OpenAIProvider } from "../../lib/providers/openai/client.ts";
+import { Http1Client } from "../../lib/providers/http1.ts";
 import { KeyPool } from "../../lib/providers/pool.ts";
 import type { CallContext, ChatEvent, Usage } from "../../lib/providers/provider.ts";
 import {
@@ -32,8 +33,13 @@ interface Setup {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-async function setup(attempts = 1): Promise<Setup> {
+/** How the provider reaches the upstream: the HTTP/1.1 client (no proxy) or `fetch` (a proxy). */
+type Client = "http1" | "fetch";
+const CLIENTS: Client[] = ["http1", "fetch"];
+
+async function setup(attempts = 1, client: Client = "http1"): Promise<Setup> {
   const fake = await startOpenAIFake();
+  const http = client === "http1" ? new Http1Client() : undefined;
   const lines: string[] = [];
   const logger = createLogger({ level: "debug", write: (l) => lines.push(l) });
   const pool = new KeyPool({
@@ -44,8 +50,22 @@ async function setup(attempts = 1): Promise<Setup> {
     logger,
     baseDelayMs: 1,
   });
-  const provider = new OpenAIProvider({ baseUrl: fake.url, model: "gpt-4o-mini", pool, logger });
-  return { fake, provider, lines, [Symbol.asyncDispose]: () => fake.close() };
+  const provider = new OpenAIProvider({
+    baseUrl: fake.url,
+    model: "gpt-4o-mini",
+    pool,
+    logger,
+    http,
+  });
+  return {
+    fake,
+    provider,
+    lines,
+    [Symbol.asyncDispose]: async () => {
+      http?.close();
+      await fake.close();
+    },
+  };
 }
 
 const request = {
@@ -320,14 +340,16 @@ const SUCCESS: {
   },
 ];
 
-for (const c of SUCCESS) {
-  Deno.test(`openai provider streams the answer when the upstream sends ${c.name}`, async () => {
-    await using s = await setup();
-    const { text, done } = await run(s, c.script);
-    assert.equal(text, c.text);
-    assert.equal(done.finishReason, c.finish ?? "stop");
-    if ("usage" in c) assert.deepEqual(done.usage, c.usage);
-  });
+for (const client of CLIENTS) {
+  for (const c of SUCCESS) {
+    Deno.test(`openai provider (${client}) streams the answer when the upstream sends ${c.name}`, async () => {
+      await using s = await setup(1, client);
+      const { text, done } = await run(s, c.script);
+      assert.equal(text, c.text);
+      assert.equal(done.finishReason, c.finish ?? "stop");
+      if ("usage" in c) assert.deepEqual(done.usage, c.usage);
+    });
+  }
 }
 
 /** Failure cases: a script, and the code / reason / retryability it must give. */
@@ -463,20 +485,22 @@ const FAILURE: {
   },
 ];
 
-for (const c of FAILURE) {
-  Deno.test(`openai provider throws an AppError when the upstream sends ${c.name}`, async () => {
-    await using s = await setup();
-    const err = await fails(s, c.script);
-    assert.equal(err.code, c.code, err.message);
-    if (c.reason) assert.equal(err.reason, c.reason);
-    if (c.retryable !== undefined) assert.equal(err.retryable, c.retryable);
-    if (c.retryAfterMs !== undefined) assert.equal(err.retryAfterMs, c.retryAfterMs);
-    assert.match(err.message, /^Cannot [a-z]+ /);
-    assert.ok(!err.message.endsWith("."));
-    assert.equal(s.fake.requests.length, 1);
-    const log = s.lines.join("\n");
-    assert.ok(!log.includes(KEY) && !log.includes(PROMPT), "the log leaks the key or prompt");
-  });
+for (const client of CLIENTS) {
+  for (const c of FAILURE) {
+    Deno.test(`openai provider (${client}) throws an AppError when the upstream sends ${c.name}`, async () => {
+      await using s = await setup(1, client);
+      const err = await fails(s, c.script);
+      assert.equal(err.code, c.code, err.message);
+      if (c.reason) assert.equal(err.reason, c.reason);
+      if (c.retryable !== undefined) assert.equal(err.retryable, c.retryable);
+      if (c.retryAfterMs !== undefined) assert.equal(err.retryAfterMs, c.retryAfterMs);
+      assert.match(err.message, /^Cannot [a-z]+ /);
+      assert.ok(!err.message.endsWith("."));
+      assert.equal(s.fake.requests.length, 1);
+      const log = s.lines.join("\n");
+      assert.ok(!log.includes(KEY) && !log.includes(PROMPT), "the log leaks the key or prompt");
+    });
+  }
 }
 
 Deno.test("openai provider explains context_length_exceeded with CONTEXT_TOKENS", async () => {
@@ -523,7 +547,14 @@ Deno.test("openai provider throws a retryable Unavailable when the upstream is u
     idleTimeoutMs: 3000,
     logger: silentLogger,
   });
-  const provider = new OpenAIProvider({ baseUrl: url, model: "m", pool, logger: silentLogger });
+  using http = new Http1Client();
+  const provider = new OpenAIProvider({
+    baseUrl: url,
+    model: "m",
+    pool,
+    logger: silentLogger,
+    http,
+  });
   await assert.rejects(
     async () => {
       for await (const _ of provider.stream(request, context()));

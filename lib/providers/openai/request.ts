@@ -20,12 +20,12 @@ export function endpoint(baseUrl: string, path: string): string {
  * @param key the upstream key
  * @param stream whether the answer is an event stream
  */
-export function upstreamHeaders(key: string, stream: boolean): Headers {
-  return new Headers({
+export function upstreamHeaders(key: string, stream: boolean): Record<string, string> {
+  return {
     authorization: `Bearer ${key}`,
     "content-type": "application/json",
     accept: stream ? "text/event-stream" : "application/json",
-  });
+  };
 }
 
 /** The streaming Chat Completions body of one request. */
