@@ -31,6 +31,14 @@ export interface Http1Response {
   text(limit?: number): Promise<string>;
   /** Stops reading; the connection is closed unless the body was read to its end. Idempotent. */
   cancel(): Promise<void>;
+  /**
+   * The caller needs no more of the body (its answer is complete: an event
+   * stream sent its end marker). A body that has ended frees its connection
+   * for the next request at once; else the rest is read and dropped in the
+   * background, at most 64 KiB within 2 s, and the connection is reused if
+   * the body ends by then, closed otherwise.
+   */
+  release(): void;
 }
 
 /** The request a body belongs to: its signal, and where its connection goes afterwards. */
@@ -45,6 +53,12 @@ export interface BodyOwner {
 }
 
 const DEFAULT_TEXT_LIMIT = 1024 * 1024;
+/** The most body bytes {@link Http1Response.release} reads and drops to reuse a connection. */
+const DRAIN_BYTES = 64 * 1024;
+/** How long {@link Http1Response.release} waits for the body's end. */
+const DRAIN_MS = 2000;
+/** Where drained bytes go (never read). */
+const DISCARD = new Uint8Array(4096);
 const decoder = new TextDecoder();
 
 /**
@@ -198,6 +212,29 @@ export class Http1Body implements Http1Response {
   cancel(): Promise<void> {
     this.#close();
     return Promise.resolve();
+  }
+
+  release(): void {
+    if (this.#done) return;
+    if (this.#failure !== undefined || this.#encoding !== null) return this.#close();
+    void this.#drain();
+  }
+
+  async #drain(): Promise<void> {
+    const timer = setTimeout(() => this.#close(), DRAIN_MS);
+    try {
+      let total = 0;
+      while (!this.#done && total <= DRAIN_BYTES) {
+        const n = await this.#readRaw(DISCARD);
+        if (n === null) break;
+        total += n;
+      }
+    } catch {
+      // The connection failed or the request was aborted: it is closed already.
+    } finally {
+      clearTimeout(timer);
+      this.#close();
+    }
   }
 }
 

@@ -125,6 +125,7 @@ export class KeyPool {
       const watch = new Watchdog(ctx.signal);
       let started = false;
       let ended = false;
+      let answered = false;
       let failure: AppError | null = null;
       const iterator = attempt(slot.key, watch.signal)[Symbol.asyncIterator]();
       try {
@@ -135,6 +136,7 @@ export class KeyPool {
           if (r.done) break;
           if (!started) this.#succeeded(slot);
           started = true;
+          if (r.value.type === "done") answered = true;
           yield r.value;
           watch.arm(this.#opts.idleTimeoutMs, "next chunk");
         }
@@ -146,8 +148,10 @@ export class KeyPool {
       } finally {
         watch.stop();
         // The consumer left early, or a timeout fired while the attempt was pending.
+        // After the answer's `done` nothing is cut short: the attempt just ends
+        // (and may keep its connection for the next call).
         if (!ended || failure !== null) {
-          watch.abort();
+          if (!answered || failure !== null) watch.abort();
           await iterator.return?.().catch(() => {});
         }
         watch.dispose();

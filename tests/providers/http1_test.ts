@@ -508,3 +508,50 @@ Deno.test("http1 client grows its buffer for a head bigger than the buffer but w
   assert.equal(res.headers.get("x-big"), big);
   assert.equal(await res.text(), "ok");
 });
+
+Deno.test("http1 client release() reads a late body end in the background and reuses the connection", async () => {
+  await using s = rawServer(async (conn) => {
+    for (;;) {
+      if (await readRequest(conn) === null) return;
+      // The answer's last event, then the chunked end a moment later.
+      await conn.write(
+        enc.encode("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n"),
+      );
+      await new Promise((r) => setTimeout(r, 30));
+      await conn.write(enc.encode("0\r\n\r\n"));
+    }
+  });
+  using client = new Http1Client();
+  for (let i = 0; i < 3; i++) {
+    const res = await client.request(s.url, { method: "GET", headers: {} });
+    const into = new Uint8Array(16);
+    assert.equal(dec.decode(into.subarray(0, (await res.read(into))!)), "hello");
+    res.release();
+    await new Promise((r) => setTimeout(r, 80));
+  }
+  assert.equal(s.accepted(), 1, "one connection served the three requests");
+});
+
+Deno.test("http1 client release() closes a connection whose body does not end in time", async () => {
+  let closedAt = 0;
+  await using s = rawServer(async (conn) => {
+    await readRequest(conn);
+    await conn.write(
+      enc.encode("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n"),
+    );
+    // Never ends the body: the read returns when the client closes the connection.
+    await conn.read(new Uint8Array(16)).catch(() => null);
+    closedAt = Date.now();
+  });
+  using client = new Http1Client();
+  const res = await client.request(s.url, { method: "GET", headers: {} });
+  assert.equal(await res.read(new Uint8Array(16)), 5);
+  const started = Date.now();
+  res.release();
+  for (let i = 0; i < 50 && closedAt === 0; i++) await new Promise((r) => setTimeout(r, 100));
+  const waited = closedAt - started;
+  assert.ok(waited >= 1500 && waited < 4000, `closed after ${waited} ms`);
+  const next = await client.request(s.url, { method: "GET", headers: {} });
+  await next.cancel();
+  assert.equal(s.accepted(), 2, "the next request needed a new connection");
+});

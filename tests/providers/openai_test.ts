@@ -662,3 +662,51 @@ Deno.test("openai provider forwards the text read before an error event in the s
   }, AppError);
   assert.equal(text, "kept");
 });
+
+Deno.test("openai provider (http1) keeps the upstream connection for the next answer", async () => {
+  const ports: number[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (_req, info) => {
+    ports.push(info.remoteAddr.port);
+    const body = sse(chunk({ content: "hi" })) + sse(chunk({}, { finishReason: "stop" })) +
+      sse("[DONE]");
+    // Chunked, and the body's end comes a moment after the end marker, as from a real server.
+    const stream = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(enc.encode(body));
+        setTimeout(() => c.close(), 20);
+      },
+    });
+    return new Response(stream, { headers: { "content-type": "text/event-stream" } });
+  });
+  using http = new Http1Client();
+  const pool = new KeyPool({
+    keys: [KEY],
+    attempts: 1,
+    firstTokenTimeoutMs: 3000,
+    idleTimeoutMs: 3000,
+    logger: silentLogger,
+  });
+  const provider = new OpenAIProvider({
+    baseUrl: `http://127.0.0.1:${server.addr.port}/v1`,
+    model: "m",
+    pool,
+    logger: silentLogger,
+    http,
+  });
+  try {
+    for (let i = 0; i < 3; i++) {
+      let text = "";
+      // Like the engine: stop reading at `done`.
+      for await (const e of provider.stream(request, context())) {
+        if (e.type === "delta") text += e.text;
+        else break;
+      }
+      assert.equal(text, "hi");
+      await new Promise((r) => setTimeout(r, 60));
+    }
+    assert.equal(ports.length, 3);
+    assert.equal(new Set(ports).size, 1, "one connection served the three answers");
+  } finally {
+    await server.shutdown();
+  }
+});

@@ -144,6 +144,7 @@ export class OpenAIProvider implements Provider {
     } catch (err) {
       throw errorFromConnection(err, signal);
     }
+    let complete = false;
     try {
       if (!res.ok) throw await this.#failure(res, signal);
       const type = res.headers.get("content-type") ?? "";
@@ -151,13 +152,20 @@ export class OpenAIProvider implements Provider {
         yield* completionEvents(JSON.parse(await res.text(MAX_COMPLETION_BODY)), req.model);
         return;
       }
-      yield* readChunks(parseSSEBatches(res), req.model);
+      // This generator, not the parser, ends the body: after the end marker the
+      // connection is kept for the next request, whatever the consumer does next.
+      const body = { read: (into: Uint8Array) => res.read(into), cancel: () => Promise.resolve() };
+      for await (const event of readChunks(parseSSEBatches(body), req.model)) {
+        if (event.type === "done") complete = true;
+        yield event;
+      }
     } catch (err) {
       if (err instanceof AppError && !signal.aborted) throw err;
       if (err instanceof SyntaxError) throw truncatedStream("the answer is not JSON", err);
       throw errorFromConnection(err, signal);
     } finally {
-      await res.cancel().catch(() => {});
+      if (complete) res.release();
+      else await res.cancel();
     }
   }
 
