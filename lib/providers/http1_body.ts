@@ -24,6 +24,14 @@ export interface Http1Response {
    */
   read(into: Uint8Array): Promise<number | null>;
   /**
+   * Reads body bytes without a copy to the caller: a view of the connection's
+   * own buffer (chunked framing removed), valid until the next read or
+   * cancel. The least memory per open stream: no second buffer.
+   * @returns the bytes, or null at the end
+   * @throws {TypeError} when the body is content-encoded; use {@link text}
+   */
+  readView(): Promise<Uint8Array | null>;
+  /**
    * The whole body as UTF-8 text, decompressed when gzip or deflate encoded.
    * @param limit the most body bytes read; the rest is cancelled
    * @default limit 1048576
@@ -117,6 +125,57 @@ export class Http1Body implements Http1Response {
       );
     }
     return this.#readRaw(into);
+  }
+
+  async readView(): Promise<Uint8Array | null> {
+    if (this.#encoding !== null) {
+      throw responseError(`content-encoding ${this.#encoding} is not supported`);
+    }
+    if (this.#failure !== undefined) throw this.#failure;
+    if (this.#done) return null;
+    const conn = this.#conn;
+    try {
+      if (this.#owner.signal?.aborted) throw this.#owner.signal.reason;
+      for (;;) {
+        const view = this.#decodeView();
+        if (view !== null) return view;
+        if (this.#done) return null;
+        if (!(await conn.fill())) this.#endOfStream();
+      }
+    } catch (e) {
+      if (this.#done) return null; // cancelled while reading
+      this.#close();
+      throw this.#failure = readFailure(e, this.#owner.signal);
+    }
+  }
+
+  /**
+   * The buffered body bytes as a view of the connection's buffer, or null when
+   * none. The last bytes of a body are copied: once it ends, the connection
+   * (and its buffer) may serve the next request.
+   */
+  #decodeView(): Uint8Array | null {
+    const conn = this.#conn;
+    let from = conn.start;
+    let n: number;
+    let ended: boolean;
+    if (this.#chunked !== null) {
+      ({ from, count: n } = this.#chunked.decodeInPlace(conn));
+      ended = this.#chunked.done;
+    } else {
+      n = conn.end - conn.start;
+      if (this.#framing === Framing.Length) n = Math.min(n, this.#remaining);
+      conn.start += n;
+      this.#remaining -= n;
+      ended = this.#framing === Framing.Length && this.#remaining === 0;
+    }
+    const view = n === 0
+      ? null
+      : ended
+      ? conn.buf.slice(from, from + n)
+      : conn.buf.subarray(from, from + n);
+    if (ended) this.#end();
+    return view;
   }
 
   async #readRaw(into: Uint8Array): Promise<number | null> {

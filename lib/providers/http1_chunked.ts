@@ -87,6 +87,35 @@ export class ChunkedDecoder {
     return written;
   }
 
+  /**
+   * Decodes the buffered bytes of `conn` in place: the data bytes are moved
+   * down over the framing between them, so the decoded data of everything
+   * buffered lies at `conn.buf[from..from + count]`, with no second buffer.
+   * The bytes are consumed; they stay valid until the next read of `conn`.
+   * @returns `from` (the start of the decoded data) and `count`
+   */
+  decodeInPlace(conn: Http1Conn): { from: number; count: number } {
+    const buf = conn.buf;
+    const from = conn.start;
+    let i = from;
+    let w = from;
+    const end = conn.end;
+    while (i < end && this.#state !== DONE) {
+      if (this.#state === DATA) {
+        const n = Math.min(this.#remaining, end - i);
+        if (w !== i) buf.copyWithin(w, i, i + n);
+        i += n;
+        w += n;
+        this.#remaining -= n;
+        if (this.#remaining === 0) this.#state = DATA_END;
+        continue;
+      }
+      this.#step(buf[i++]);
+    }
+    conn.start = i;
+    return { from, count: w - from };
+  }
+
   /** One framing byte. */
   #step(b: number): void {
     switch (this.#state) {

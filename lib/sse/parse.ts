@@ -180,6 +180,12 @@ export async function* parseSSEBatches(
  */
 export interface ByteSource {
   read(into: Uint8Array): Promise<number | null>;
+  /**
+   * When present, used instead of `read`: the next bytes as a view of the
+   * source's own buffer, valid until the next call (no second buffer per
+   * stream), or null at the end.
+   */
+  readView?(): Promise<Uint8Array | null>;
   cancel(): Promise<void>;
 }
 
@@ -220,8 +226,19 @@ function bodyReader(body: ReadableStream<Uint8Array>): BytesReader {
   };
 }
 
-/** A reader on a {@link ByteSource}, reading into one reused buffer. */
+/** A reader on a {@link ByteSource}: its own views, or one reused buffer. */
 function sourceReader(source: ByteSource): BytesReader {
+  if (source.readView) {
+    const readView = source.readView.bind(source);
+    return {
+      async read() {
+        const view = await readView();
+        return view === null ? { done: true, value: undefined } : { done: false, value: view };
+      },
+      cancel: () => source.cancel(),
+      releaseLock: () => {},
+    };
+  }
   const buffer = new Uint8Array(READ_SIZE);
   return {
     async read() {

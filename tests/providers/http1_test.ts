@@ -555,3 +555,46 @@ Deno.test("http1 client release() closes a connection whose body does not end in
   await next.cancel();
   assert.equal(s.accepted(), 2, "the next request needed a new connection");
 });
+
+/** The whole body through `readView`. */
+async function readAllViews(res: Http1Response): Promise<string> {
+  let out = "";
+  for (let v; (v = await res.readView()) !== null;) out += dec.decode(v);
+  return out;
+}
+
+Deno.test("http1 client readView() decodes chunked framing in place, split at every byte or not", async () => {
+  const body = "5;ext=1\r\nhello\r\n1\r\n \r\nA\r\n0123456789\r\n0\r\nx-trailer: t\r\n\r\n";
+  await using s = rawServer(async (conn) => {
+    for (let i = 0; i < 3; i++) {
+      if ((await readRequest(conn)) === null) return;
+      const head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+      if (i === 0) await writeByteByByte(conn, head + body);
+      else if (i === 1) await conn.write(enc.encode(head + body));
+      else await conn.write(enc.encode("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nlength"));
+    }
+  });
+  using client = new Http1Client();
+  for (const want of ["hello 0123456789", "hello 0123456789", "length"]) {
+    const res = await client.request(s.url, { method: "GET", headers: {} });
+    assert.equal(await readAllViews(res), want);
+  }
+  assert.equal(s.accepted(), 1, "the connection was reused after each body");
+});
+
+Deno.test("http1 client readView() gives the body's last bytes as a copy the next request cannot overwrite", async () => {
+  await using s = rawServer(async (conn) => {
+    for (const text of ["first", "other"]) {
+      if ((await readRequest(conn)) === null) return;
+      await conn.write(enc.encode(`HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n${text}`));
+    }
+  });
+  using client = new Http1Client();
+  const res = await client.request(s.url, { method: "GET", headers: {} });
+  const last = await res.readView();
+  assert.equal(await res.readView(), null);
+  const res2 = await client.request(s.url, { method: "GET", headers: {} });
+  assert.equal(await readAllViews(res2), "other");
+  assert.equal(dec.decode(last!), "first");
+  assert.equal(s.accepted(), 1);
+});

@@ -154,7 +154,11 @@ export class OpenAIProvider implements Provider {
       }
       // This generator, not the parser, ends the body: after the end marker the
       // connection is kept for the next request, whatever the consumer does next.
-      const body = { read: (into: Uint8Array) => res.read(into), cancel: () => Promise.resolve() };
+      const body = {
+        read: (into: Uint8Array) => res.read(into),
+        readView: () => res.readView(),
+        cancel: () => Promise.resolve(),
+      };
       for await (const event of readChunks(parseSSEBatches(body), req.model)) {
         if (event.type === "done") complete = true;
         yield event;
