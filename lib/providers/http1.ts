@@ -48,7 +48,7 @@ export interface Http1ClientOptions {
   maxHeaderBytes?: number;
   /** Extra CA certificates (PEM) for https. */
   caCerts?: string[];
-  /** The read buffer of each connection, in bytes (it grows for a bigger head). @default 8192 */
+  /** The read buffer of each connection, in bytes (it grows for a bigger head). @default 4096 */
   bufferSize?: number;
 }
 

@@ -10,7 +10,7 @@
 type ReadResult = number | null | Error;
 
 /** The default size of a connection's read buffer, in bytes. */
-export const DEFAULT_BUFFER_SIZE = 8 * 1024;
+export const DEFAULT_BUFFER_SIZE = 4 * 1024;
 
 function asError(e: unknown): Error {
   return e instanceof Error ? e : new Error(String(e));
@@ -43,7 +43,7 @@ export class Http1Conn {
    * @param socket the connected socket
    * @param origin the pool key
    * @param bufferSize the read buffer's size
-   * @default bufferSize 8192
+   * @default bufferSize 4096
    */
   constructor(socket: Deno.Conn, origin: string, bufferSize = DEFAULT_BUFFER_SIZE) {
     this.#socket = socket;
