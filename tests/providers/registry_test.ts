@@ -135,3 +135,43 @@ Deno.test("createProvider sends upstream calls through PROXY when it is set", as
     await fake.close();
   }
 });
+
+Deno.test("createProvider leaves the answers to fetch, which honours HTTP_PROXY, when that is set", async () => {
+  const fake = await startOpenAIFake();
+  const proxy = startProxy();
+  try {
+    // A child process: the runtime reads the proxy variables once, at its first fetch.
+    const lib = (path: string) =>
+      JSON.stringify(new URL(`../../lib/${path}`, import.meta.url).href);
+    const script = `
+      const { parseConfig } = await import(${lib("config.ts")});
+      const { createProvider } = await import(${lib("providers/registry.ts")});
+      const { silentLogger } = await import(${lib("log.ts")});
+      const parsed = parseConfig([], { API_KEY: "sk-x", API_BASE_URL: ${
+      JSON.stringify(fake.url)
+    } }, { readFile: () => "" });
+      const closing = new AbortController();
+      const provider = createProvider(parsed.config, silentLogger, { closeSignal: closing.signal });
+      let text = "";
+      const ctx = { signal: new AbortController().signal, requestId: "r", principal: "p", logger: silentLogger };
+      for await (const e of provider.stream({ model: "m", messages: [{ role: "user", content: "ping" }], userMessageId: "u" }, ctx)) {
+        if (e.type === "delta") text += e.text;
+      }
+      closing.abort();
+      Deno.stdout.writeSync(new TextEncoder().encode(text));
+    `;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", script],
+      env: { HTTP_PROXY: proxy.url, NO_PROXY: "" },
+      signal: AbortSignal.timeout(30_000),
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    assert.equal(new TextDecoder().decode(out.stdout), "Heard 1 messages: user: ping");
+    assert.deepEqual(proxy.seen, [`POST ${fake.url}/chat/completions`]);
+  } finally {
+    await proxy.close();
+    await fake.close();
+  }
+});
