@@ -22,6 +22,12 @@ export interface Config {
   /** Prompt budget in tokens; 0 means "from the model". */
   readonly contextTokens: number;
   readonly proxy: string | null;
+  /**
+   * Whether the environment names a proxy the runtime's `fetch` honours
+   * (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, any case): then upstream calls
+   * stay on `fetch` even without `PROXY`.
+   */
+  readonly proxyInEnvironment: boolean;
   readonly host: string;
   readonly httpPort: number;
   readonly grpcPort: number;
@@ -190,11 +196,27 @@ export function parseConfig(
   };
   return {
     help: false,
-    config: Object.freeze(build(raw, options.readFile ?? Deno.readTextFileSync)),
+    config: Object.freeze({
+      ...build(raw, options.readFile ?? Deno.readTextFileSync),
+      proxyInEnvironment: PROXY_ENV.some((name) => (env[name] ?? "").trim() !== ""),
+    }),
   };
 }
 
-function build(raw: (name: string) => string | undefined, readFile: (p: string) => string): Config {
+/** The proxy variables the runtime's `fetch` honours. */
+const PROXY_ENV = [
+  "HTTPS_PROXY",
+  "HTTP_PROXY",
+  "ALL_PROXY",
+  "https_proxy",
+  "http_proxy",
+  "all_proxy",
+];
+
+function build(
+  raw: (name: string) => string | undefined,
+  readFile: (p: string) => string,
+): Omit<Config, "proxyInEnvironment"> {
   const apiKeys = splitList(raw("API_KEY"));
   const provider = pickProvider(raw("PROVIDER"), apiKeys);
   if (provider !== "echo" && apiKeys.length === 0) {

@@ -66,7 +66,7 @@ export function createProvider(
     case "openai":
       return new OpenAIProvider({
         ...common,
-        http: directClient(config.proxy, options.closeSignal),
+        http: directClient(config, options.closeSignal),
       });
     case "chatgpt-web":
       return new ChatGPTWebProvider(common);
@@ -81,31 +81,13 @@ function proxiedFetch(proxy: string | null, closeSignal?: AbortSignal): typeof f
   return (input, init) => fetch(input, { ...init, client });
 }
 
-/** The proxy variables the runtime's `fetch` honours (and the HTTP/1.1 client does not). */
-const PROXY_ENV = [
-  "HTTPS_PROXY",
-  "HTTP_PROXY",
-  "ALL_PROXY",
-  "https_proxy",
-  "http_proxy",
-  "all_proxy",
-];
-
-function proxyFromEnvironment(): boolean {
-  try {
-    return PROXY_ENV.some((name) => (Deno.env.get(name) ?? "") !== "");
-  } catch {
-    return false; // no permission to read the environment: no proxy from it either
-  }
-}
-
 /**
  * The HTTP/1.1 client of the streamed answers when no proxy is set (through a
  * proxy, `PROXY` or the usual `HTTPS_PROXY` family, they use `fetch`), closed
  * with `closeSignal`.
  */
-function directClient(proxy: string | null, closeSignal?: AbortSignal): Http1Client | undefined {
-  if (proxy !== null || proxyFromEnvironment()) return undefined;
+function directClient(config: Config, closeSignal?: AbortSignal): Http1Client | undefined {
+  if (config.proxy !== null || config.proxyInEnvironment) return undefined;
   const client = new Http1Client();
   closeSignal?.addEventListener("abort", () => client.close(), { once: true });
   return client;

@@ -147,9 +147,10 @@ Deno.test("createProvider leaves the answers to fetch, which honours HTTP_PROXY,
       const { parseConfig } = await import(${lib("config.ts")});
       const { createProvider } = await import(${lib("providers/registry.ts")});
       const { silentLogger } = await import(${lib("log.ts")});
-      const parsed = parseConfig([], { API_KEY: "sk-x", API_BASE_URL: ${
+      const env = { ...Deno.env.toObject(), API_KEY: "sk-x", API_BASE_URL: ${
       JSON.stringify(fake.url)
-    } }, { readFile: () => "" });
+    } };
+      const parsed = parseConfig([], env, { readFile: () => "" });
       const closing = new AbortController();
       const provider = createProvider(parsed.config, silentLogger, { closeSignal: closing.signal });
       let text = "";
@@ -174,4 +175,12 @@ Deno.test("createProvider leaves the answers to fetch, which honours HTTP_PROXY,
     await proxy.close();
     await fake.close();
   }
+});
+
+Deno.test("parseConfig notes a proxy named by HTTPS_PROXY, HTTP_PROXY or ALL_PROXY in any case", () => {
+  assert.equal(configOf({}).proxyInEnvironment, false);
+  for (const name of ["HTTPS_PROXY", "http_proxy", "ALL_PROXY"]) {
+    assert.equal(configOf({ [name]: "http://127.0.0.1:3128" }).proxyInEnvironment, true, name);
+  }
+  assert.equal(configOf({ HTTPS_PROXY: "  " }).proxyInEnvironment, false);
 });
