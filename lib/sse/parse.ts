@@ -109,6 +109,30 @@ class EventBuilder {
 }
 
 /**
+ * The parser as a synchronous decoder, for a caller that reads the bytes
+ * itself: each {@link push} returns the events those bytes completed. The
+ * same rules as {@link parseSSE}.
+ */
+export class SSEDecoder {
+  #decoder = new TextDecoder();
+  #splitter = new LineSplitter();
+  #builder = new EventBuilder();
+
+  /**
+   * Feeds bytes (decoded at once: `bytes` may be reused afterwards).
+   * @returns the events completed, or null when none
+   */
+  push(bytes: Uint8Array): SSEEvent[] | null {
+    let batch: SSEEvent[] | null = null;
+    for (const line of this.#splitter.push(this.#decoder.decode(bytes, { stream: true }))) {
+      const event = this.#builder.line(line);
+      if (event) (batch ??= []).push(event);
+    }
+    return batch;
+  }
+}
+
+/**
  * Parses a byte stream of Server-Sent Events.
  *
  * One leading BOM is stripped and invalid UTF-8 becomes U+FFFD. Comments are
@@ -142,12 +166,10 @@ export async function* parseSSE(body: ReadableStream<Uint8Array>): AsyncGenerato
  * @returns the events, in order, grouped by the read that completed them
  */
 export async function* parseSSEBatches(
-  body: ReadableStream<Uint8Array> | ByteSource,
+  body: ReadableStream<Uint8Array>,
 ): AsyncGenerator<SSEEvent[]> {
-  const reader = body instanceof ReadableStream ? bodyReader(body) : sourceReader(body);
-  const decoder = new TextDecoder();
-  const splitter = new LineSplitter();
-  const builder = new EventBuilder();
+  const reader = bodyReader(body);
+  const decoder = new SSEDecoder();
   let finished = false;
   try {
     while (true) {
@@ -157,11 +179,7 @@ export async function* parseSSEBatches(
         // Flushing can only complete a partial line, which the end discards.
         return;
       }
-      let batch: SSEEvent[] | null = null;
-      for (const line of splitter.push(decoder.decode(value, { stream: true }))) {
-        const event = builder.line(line);
-        if (event) (batch ??= []).push(event);
-      }
+      const batch = decoder.push(value);
       if (batch) yield batch;
     }
   } catch (err) {
@@ -174,22 +192,7 @@ export async function* parseSSEBatches(
   }
 }
 
-/**
- * A body read by copying into the caller's buffer (the upstream HTTP client's
- * response): `read` resolves the byte count, or null at the end.
- */
-export interface ByteSource {
-  read(into: Uint8Array): Promise<number | null>;
-  /**
-   * When present, used instead of `read`: the next bytes as a view of the
-   * source's own buffer, valid until the next call (no second buffer per
-   * stream), or null at the end.
-   */
-  readView?(): Promise<Uint8Array | null>;
-  cancel(): Promise<void>;
-}
-
-/** Bytes of one read from a byte stream (a `fetch` body) or a {@link ByteSource}. */
+/** Bytes of one read from a byte stream (a `fetch` body). */
 const READ_SIZE = 8 * 1024;
 
 /** The part of a reader {@link parseSSE} uses. */
@@ -223,30 +226,5 @@ function bodyReader(body: ReadableStream<Uint8Array>): BytesReader {
     },
     cancel: () => byob.cancel(),
     releaseLock: () => byob.releaseLock(),
-  };
-}
-
-/** A reader on a {@link ByteSource}: its own views, or one reused buffer. */
-function sourceReader(source: ByteSource): BytesReader {
-  if (source.readView) {
-    const readView = source.readView.bind(source);
-    return {
-      async read() {
-        const view = await readView();
-        return view === null ? { done: true, value: undefined } : { done: false, value: view };
-      },
-      cancel: () => source.cancel(),
-      releaseLock: () => {},
-    };
-  }
-  const buffer = new Uint8Array(READ_SIZE);
-  return {
-    async read() {
-      const n = await source.read(buffer);
-      if (n === null) return { done: true, value: undefined };
-      return { done: false, value: buffer.subarray(0, n) };
-    },
-    cancel: () => source.cancel(),
-    releaseLock: () => {},
   };
 }

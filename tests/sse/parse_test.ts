@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseSSE, type SSEEvent } from "../../lib/sse/parse.ts";
+import { parseSSE, SSEDecoder, type SSEEvent } from "../../lib/sse/parse.ts";
 import { encodeSSE } from "../../lib/sse/encode.ts";
 
 const enc = new TextEncoder();
@@ -228,5 +228,30 @@ Deno.test("parseSSE reads a real fetch body and releases it when the consumer br
     await sawCancel;
   } finally {
     await server.shutdown();
+  }
+});
+
+Deno.test("SSEDecoder gives parseSSE's events for every table case and every split point", async () => {
+  const decodeAll = (chunks: (string | Uint8Array)[]) => {
+    const decoder = new SSEDecoder();
+    const out: SSEEvent[] = [];
+    // One reused buffer, as a connection's read buffer is.
+    const buffer = new Uint8Array(1 << 16);
+    for (const c of chunks) {
+      const bytes = typeof c === "string" ? enc.encode(c) : c;
+      buffer.set(bytes);
+      out.push(...(decoder.push(buffer.subarray(0, bytes.length)) ?? []));
+      buffer.fill(0x78, 0, bytes.length);
+    }
+    return out;
+  };
+  for (const c of TABLE) assert.deepEqual(decodeAll(c.chunks), await parseAll(c.chunks), c.name);
+  const bytes = enc.encode("event: a\r\ndata: \u00e9\r\n\r\ndata: b\rdata: c\r\r: x\n");
+  for (let i = 0; i <= bytes.length; i++) {
+    assert.deepEqual(
+      decodeAll([bytes.slice(0, i), bytes.slice(i)]),
+      [msg("\u00e9", "a"), msg("b\nc")],
+      `split at ${i}`,
+    );
   }
 });

@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { AppError } from "../../errors.ts";
 import type { SSEEvent } from "../../sse/parse.ts";
 import type { ChatEvent, Usage } from "../provider.ts";
 import { errorFromStreamEvent, truncatedStream } from "./errors.ts";
@@ -42,12 +43,79 @@ export function toUsage(usage: Chunk["usage"]): Usage | undefined {
   };
 }
 
+/** The `done` event. */
+type Done = Extract<ChatEvent, { type: "done" }>;
+
 /**
- * Turns the SSE events of a Chat Completions stream into ChatEvents.
- * Only choice 0 is read when the request asked for several. The text of the
- * chunks that arrived in one batch (one read of the body) is yielded as one
- * delta: nothing waits for it, and every layer above handles one event
- * instead of many.
+ * Folds the SSE events of a Chat Completions stream, one batch (the events
+ * one read of the body completed) at a time, synchronously: the batch's text
+ * as one delta, the `done` at `[DONE]`, or the failure, after the text read
+ * before it. Only choice 0 is read when the request asked for several.
+ */
+export class ChunkFolder {
+  /** The text of the last batch ("" when none). */
+  text = "";
+  /** The answer's end, once `[DONE]` arrived. */
+  done: Done | null = null;
+  /** Why the stream failed in the last batch, if it did. */
+  failure: unknown = null;
+  #model: string;
+  #finishReason: string | null = null;
+  #usage: Usage | undefined;
+
+  /** @param requestedModel the model reported when no chunk names one */
+  constructor(requestedModel: string) {
+    this.#model = requestedModel;
+  }
+
+  /** Folds one batch into {@link text}, {@link done} and {@link failure}. */
+  fold(batch: SSEEvent[]): void {
+    let text = "";
+    this.failure = null;
+    for (const event of batch) {
+      if (event.data === "[DONE]") {
+        if (this.#finishReason === null) {
+          this.failure = truncatedStream("the stream ended without a finish reason");
+        } else {
+          this.done = {
+            type: "done",
+            model: this.#model,
+            finishReason: this.#finishReason,
+            usage: this.#usage,
+          };
+        }
+        break;
+      }
+      let chunk: Chunk;
+      try {
+        chunk = parseChunk(event.data);
+        if (event.event === "error" || chunk.error) throw errorFromStreamEvent(chunk.error);
+      } catch (err) {
+        this.failure = err;
+        break;
+      }
+      if (typeof chunk.model === "string" && chunk.model !== "") this.#model = chunk.model;
+      this.#usage = toUsage(chunk.usage) ?? this.#usage;
+      const choice = chunk.choices?.find((c) => (c.index ?? 0) === 0);
+      if (!choice) continue;
+      text += textOf(choice);
+      if (choice.finish_reason) this.#finishReason = choice.finish_reason;
+    }
+    this.text = text;
+  }
+
+  /** The failure of a body that ended before `[DONE]`. */
+  endedEarly(): AppError {
+    return truncatedStream("the stream ended before its end marker");
+  }
+}
+
+/**
+ * Turns the SSE events of a Chat Completions stream into ChatEvents
+ * ({@link ChunkFolder} over an event source). The text of the chunks that
+ * arrived in one batch (one read of the body) is yielded as one delta:
+ * nothing waits for it, and every layer above handles one event instead of
+ * many.
  * @param batches the parsed events, grouped by the read that completed them
  * @param requestedModel the model reported when no chunk names one
  */
@@ -55,39 +123,18 @@ export async function* readChunks(
   batches: AsyncIterable<SSEEvent[]>,
   requestedModel: string,
 ): AsyncGenerator<ChatEvent> {
-  let model = requestedModel;
-  let finishReason: string | null = null;
-  let usage: Usage | undefined;
+  const folder = new ChunkFolder(requestedModel);
   for await (const batch of batches) {
-    let text = "";
-    for (const event of batch) {
-      if (event.data === "[DONE]") {
-        if (text !== "") yield { type: "delta", text };
-        if (finishReason === null) {
-          throw truncatedStream("the stream ended without a finish reason");
-        }
-        yield { type: "done", model, finishReason, usage };
-        return;
-      }
-      let chunk: Chunk;
-      try {
-        chunk = parseChunk(event.data);
-        if (event.event === "error" || chunk.error) throw errorFromStreamEvent(chunk.error);
-      } catch (err) {
-        // What arrived before the failure still reaches the client.
-        if (text !== "") yield { type: "delta", text };
-        throw err;
-      }
-      if (typeof chunk.model === "string" && chunk.model !== "") model = chunk.model;
-      usage = toUsage(chunk.usage) ?? usage;
-      const choice = chunk.choices?.find((c) => (c.index ?? 0) === 0);
-      if (!choice) continue;
-      text += textOf(choice);
-      if (choice.finish_reason) finishReason = choice.finish_reason;
+    folder.fold(batch);
+    // What arrived before a failure still reaches the client.
+    if (folder.text !== "") yield { type: "delta", text: folder.text };
+    if (folder.failure !== null) throw folder.failure;
+    if (folder.done !== null) {
+      yield folder.done;
+      return;
     }
-    if (text !== "") yield { type: "delta", text };
   }
-  throw truncatedStream("the stream ended before its end marker");
+  throw folder.endedEarly();
 }
 
 function textOf(choice: ChunkChoice): string {

@@ -8,7 +8,7 @@
 
 import { abortReason, AppError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
-import { parseSSEBatches } from "../../sse/parse.ts";
+import { parseSSEBatches, SSEDecoder } from "../../sse/parse.ts";
 import type { KeyPool } from "../pool.ts";
 import type {
   CallContext,
@@ -19,7 +19,7 @@ import type {
   Provider,
 } from "../provider.ts";
 import type { Http1Client, Http1Response } from "../http1.ts";
-import { completionEvents, readChunks } from "./chunk.ts";
+import { ChunkFolder, completionEvents, readChunks } from "./chunk.ts";
 import { errorFromConnection, errorFromResponse, truncatedStream } from "./errors.ts";
 import { chatBody, endpoint, upstreamHeaders } from "./request.ts";
 
@@ -152,16 +152,26 @@ export class OpenAIProvider implements Provider {
         yield* completionEvents(JSON.parse(await res.text(MAX_COMPLETION_BODY)), req.model);
         return;
       }
-      // This generator, not the parser, ends the body: after the end marker the
-      // connection is kept for the next request, whatever the consumer does next.
-      const body = {
-        read: (into: Uint8Array) => res.read(into),
-        readView: () => res.readView(),
-        cancel: () => Promise.resolve(),
-      };
-      for await (const event of readChunks(parseSSEBatches(body), req.model)) {
-        if (event.type === "done") complete = true;
-        yield event;
+      // One loop from the socket to the events: the body's views, the SSE
+      // decoder and the chunk folder, with no async layer between them (the
+      // upstream path's per-chunk cost; BENCHMARKS.md). This generator, not a
+      // parser, ends the body: after the end marker the connection is kept.
+      const decoder = new SSEDecoder();
+      const folder = new ChunkFolder(req.model);
+      for (;;) {
+        const view = await res.readView();
+        if (view === null) throw folder.endedEarly();
+        const batch = decoder.push(view);
+        if (batch === null) continue;
+        folder.fold(batch);
+        // What arrived before a failure still reaches the client.
+        if (folder.text !== "") yield { type: "delta", text: folder.text };
+        if (folder.failure !== null) throw folder.failure;
+        if (folder.done !== null) {
+          complete = true;
+          yield folder.done;
+          return;
+        }
       }
     } catch (err) {
       if (err instanceof AppError && !signal.aborted) throw err;
