@@ -12,8 +12,8 @@
  *   headers: { "content-type": "application/json" },
  *   body: "{}",
  * });
- * const buf = new Uint8Array(16384);
- * for (let n; (n = await res.read(buf)) !== null;) use(buf.subarray(0, n));
+ * // Views of the connection's buffer, each valid until the next read.
+ * for (let view; (view = await res.readView()) !== null;) use(view);
  * client.close();
  * ```
  * @module
