@@ -26,4 +26,4 @@ EXPOSE 8000 9000 9001
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["deno", "run", "--cached-only", "--allow-net=127.0.0.1", "--allow-env", "--unsafely-ignore-certificate-errors=127.0.0.1", "deploy/healthcheck.ts"]
 
-ENTRYPOINT ["deno", "run", "--cached-only", "--v8-flags=--heap-growing-percent=50", "--allow-net", "--allow-env", "--allow-read", "--allow-write", "--allow-sys", "main.ts"]
+ENTRYPOINT ["deno", "run", "--cached-only", "--v8-flags=--heap-growing-percent=25", "--allow-net", "--allow-env", "--allow-read", "--allow-write", "--allow-sys", "main.ts"]

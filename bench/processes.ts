@@ -119,9 +119,9 @@ export interface BackendPorts {
 
 /**
  * The V8 flags of `deno task start`, the Dockerfile and `deno task compile`:
- * old-space grows by 1.5x its live size instead of up to 4x (BENCHMARKS.md).
+ * old-space grows by 1.25x its live size instead of up to 4x (BENCHMARKS.md).
  */
-export const BACKEND_V8_FLAGS = "--heap-growing-percent=50";
+export const BACKEND_V8_FLAGS = "--heap-growing-percent=25";
 
 /**
  * Starts `main.ts` against the fake upstream with a fresh data dir. The
