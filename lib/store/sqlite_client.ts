@@ -2,8 +2,9 @@
  * The sqlite store as the event loop sees it: a proxy that sends each call to
  * the worker owning the connection (`sqlite.ts` run as a worker, `sqlite_worker.ts`) and resolves with its
  * answer. Statements, commits and checkpoints (about a quarter of the server's
- * CPU per ask, BENCHMARKS.md) thus leave the event loop; a call costs one
- * structured-clone round trip (about 10 µs).
+ * CPU per ask, BENCHMARKS.md) thus leave the event loop. The calls made in one
+ * turn of the event loop cross as one message (a structured-clone round trip
+ * costs about 10 µs), and the worker runs them in one transaction.
  * @module
  */
 

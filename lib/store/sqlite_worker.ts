@@ -4,7 +4,9 @@
  * statements, commits and checkpoints run off the server's event loop. It runs
  * the in-thread store and answers the proxy's calls in order; a write's answer
  * is sent only once it is durable (the store's group commit), `startTurn`'s
- * once committed and its `durable` in a second message.
+ * once committed and its `durable` in a second message. Calls that arrive in
+ * one message share one transaction, each in its own savepoint, and the
+ * answers ready in one turn go back as one message.
  * @module
  */
 
