@@ -196,10 +196,7 @@ export function parseConfig(
   };
   return {
     help: false,
-    config: Object.freeze({
-      ...build(raw, options.readFile ?? Deno.readTextFileSync),
-      proxyInEnvironment: PROXY_ENV.some((name) => (env[name] ?? "").trim() !== ""),
-    }),
+    config: Object.freeze(build(raw, options.readFile ?? Deno.readTextFileSync)),
   };
 }
 
@@ -216,7 +213,7 @@ const PROXY_ENV = [
 function build(
   raw: (name: string) => string | undefined,
   readFile: (p: string) => string,
-): Omit<Config, "proxyInEnvironment"> {
+): Config {
   const apiKeys = splitList(raw("API_KEY"));
   const provider = pickProvider(raw("PROVIDER"), apiKeys);
   if (provider !== "echo" && apiKeys.length === 0) {
@@ -243,6 +240,7 @@ function build(
     systemPrompt: raw("SYSTEM_PROMPT") ?? "",
     contextTokens: integer("CONTEXT_TOKENS", raw("CONTEXT_TOKENS"), 0, 10_000_000),
     proxy: proxyRaw ? url("PROXY", proxyRaw, ["http:", "https:"]) : null,
+    proxyInEnvironment: PROXY_ENV.some((name) => (raw(name) ?? "") !== ""),
     host: raw("HOST") || "0.0.0.0",
     httpPort: port("HTTP_PORT", raw("HTTP_PORT")),
     grpcPort: port("GRPC_PORT", raw("GRPC_PORT")),

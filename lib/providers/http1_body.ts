@@ -5,7 +5,7 @@
  * @module
  */
 
-import { ChunkedDecoder, copyBytes } from "./http1_chunked.ts";
+import { ChunkedDecoder } from "./http1_chunked.ts";
 import type { Http1Conn } from "./http1_conn.ts";
 import { Framing, responseError, type ResponseHead } from "./http1_head.ts";
 
@@ -65,8 +65,6 @@ const DEFAULT_TEXT_LIMIT = 1024 * 1024;
 const DRAIN_BYTES = 64 * 1024;
 /** How long {@link Http1Response.release} waits for the body's end. */
 const DRAIN_MS = 2000;
-/** Where drained bytes go (never read). */
-const DISCARD = new Uint8Array(4096);
 const decoder = new TextDecoder();
 
 /**
@@ -96,6 +94,8 @@ export class Http1Body implements Http1Response {
   #done = false;
   // What a failed read threw; later reads throw it again.
   #failure: unknown = undefined;
+  // What `read` could not fit into its caller's array, handed out first next time.
+  #left: Uint8Array | null = null;
 
   /**
    * @param conn the connection, its buffer at the first body byte
@@ -118,18 +118,33 @@ export class Http1Body implements Http1Response {
     if (head.framing === Framing.None) this.#end();
   }
 
-  read(into: Uint8Array): Promise<number | null> {
-    if (this.#encoding !== null) {
-      return Promise.reject(
-        responseError(`content-encoding ${this.#encoding} is not supported`),
-      );
-    }
-    return this.#readRaw(into);
-  }
-
-  async readView(): Promise<Uint8Array | null> {
+  async read(into: Uint8Array): Promise<number | null> {
     if (this.#encoding !== null) {
       throw responseError(`content-encoding ${this.#encoding} is not supported`);
+    }
+    if (into.length === 0 && this.#left === null && !this.#done) return 0;
+    const view = await this.#nextView();
+    if (view === null) return null;
+    const n = Math.min(view.length, into.length);
+    into.set(n === view.length ? view : view.subarray(0, n));
+    // The rest stays valid: the buffer is not read into again before it is taken.
+    if (n < view.length) this.#left = view.subarray(n);
+    return n;
+  }
+
+  readView(): Promise<Uint8Array | null> {
+    if (this.#encoding !== null) {
+      return Promise.reject(responseError(`content-encoding ${this.#encoding} is not supported`));
+    }
+    return this.#nextView();
+  }
+
+  /** The next body bytes as a view (what `read` left first), or null at the end. */
+  async #nextView(): Promise<Uint8Array | null> {
+    const left = this.#left;
+    if (left !== null) {
+      this.#left = null;
+      return left;
     }
     if (this.#failure !== undefined) throw this.#failure;
     if (this.#done) return null;
@@ -178,43 +193,6 @@ export class Http1Body implements Http1Response {
     return view;
   }
 
-  async #readRaw(into: Uint8Array): Promise<number | null> {
-    if (this.#failure !== undefined) throw this.#failure;
-    if (this.#done) return null;
-    if (into.length === 0) return 0;
-    const conn = this.#conn;
-    try {
-      if (this.#owner.signal?.aborted) throw this.#owner.signal.reason;
-      for (;;) {
-        const n = this.#decode(into);
-        if (this.#done) return n > 0 ? n : null;
-        if (n > 0) return n;
-        if (!(await conn.fill())) this.#endOfStream();
-      }
-    } catch (e) {
-      if (this.#done) return null; // cancelled while reading
-      this.#close();
-      throw this.#failure = readFailure(e, this.#owner.signal);
-    }
-  }
-
-  /** Moves buffered body bytes into `into`; ends the body when its framing says so. */
-  #decode(into: Uint8Array): number {
-    const conn = this.#conn;
-    if (this.#chunked !== null) {
-      const n = this.#chunked.decode(conn, into);
-      if (this.#chunked.done) this.#end();
-      return n;
-    }
-    let n = Math.min(conn.end - conn.start, into.length);
-    if (this.#framing === Framing.Length) n = Math.min(n, this.#remaining);
-    copyBytes(conn.buf, conn.start, into, 0, n);
-    conn.start += n;
-    this.#remaining -= n;
-    if (this.#framing === Framing.Length && this.#remaining === 0) this.#end();
-    return n;
-  }
-
   #endOfStream(): void {
     if (this.#framing === Framing.Close) {
       this.#keepAlive = false;
@@ -254,14 +232,14 @@ export class Http1Body implements Http1Response {
   async #collect(limit: number): Promise<Uint8Array> {
     let out = new Uint8Array(Math.min(limit, 16 * 1024));
     let total = 0;
-    while (total < limit) {
-      if (total === out.length) {
-        const bigger = new Uint8Array(Math.min(limit, out.length * 2));
-        bigger.set(out);
+    for (let view; total < limit && (view = await this.#nextView()) !== null;) {
+      const n = Math.min(view.length, limit - total);
+      if (total + n > out.length) {
+        const bigger = new Uint8Array(Math.min(limit, Math.max(out.length * 2, total + n)));
+        bigger.set(out.subarray(0, total));
         out = bigger;
       }
-      const n = await this.#readRaw(out.subarray(total));
-      if (n === null) break;
+      out.set(n === view.length ? view : view.subarray(0, n), total);
       total += n;
     }
     await this.cancel();
@@ -269,6 +247,7 @@ export class Http1Body implements Http1Response {
   }
 
   cancel(): Promise<void> {
+    this.#left = null;
     this.#close();
     return Promise.resolve();
   }
@@ -283,10 +262,10 @@ export class Http1Body implements Http1Response {
     const timer = setTimeout(() => this.#close(), DRAIN_MS);
     try {
       let total = 0;
-      while (!this.#done && total <= DRAIN_BYTES) {
-        const n = await this.#readRaw(DISCARD);
-        if (n === null) break;
-        total += n;
+      while (total <= DRAIN_BYTES) {
+        const view = await this.#nextView();
+        if (view === null) break;
+        total += view.length;
       }
     } catch {
       // The connection failed or the request was aborted: it is closed already.

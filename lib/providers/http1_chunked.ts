@@ -1,8 +1,8 @@
 /**
  * The decoder of `Transfer-Encoding: chunked` (RFC 9112 section 7.1) for the
  * HTTP/1.1 client: a byte-level state machine over the connection's read
- * buffer that copies chunk data into the caller's array, so framing split at
- * any byte boundary costs nothing extra and data is copied once.
+ * buffer that moves chunk data down over the framing between it, so framing
+ * split at any byte boundary costs nothing extra and data is moved once.
  * @module
  */
 
@@ -28,19 +28,7 @@ function hexValue(b: number): number {
   return -1;
 }
 
-/**
- * Copies `n` bytes from `src[from..]` to `dst[at..]`; small runs (the usual
- * SSE event) by a loop, so no view is allocated for them.
- */
-export function copyBytes(src: Uint8Array, from: number, dst: Uint8Array, at: number, n: number) {
-  if (n > 128) {
-    dst.set(src.subarray(from, from + n), at);
-    return;
-  }
-  for (let i = 0; i < n; i++) dst[at + i] = src[from + i];
-}
-
-/** The state of one chunked body; {@link decode} consumes from the connection's buffer. */
+/** The state of one chunked body; {@link decodeInPlace} consumes from the connection's buffer. */
 export class ChunkedDecoder {
   #state = SIZE;
   #size = 0;
@@ -58,33 +46,6 @@ export class ChunkedDecoder {
   /** Whether the last chunk and the trailers were read. */
   get done(): boolean {
     return this.#state === DONE;
-  }
-
-  /**
-   * Decodes the buffered bytes of `conn` into `into`, stopping when `into`
-   * is full, the buffer is empty, or the body ended.
-   * @returns the count of data bytes written into `into`
-   */
-  decode(conn: Http1Conn, into: Uint8Array): number {
-    const buf = conn.buf;
-    let i = conn.start;
-    const end = conn.end;
-    let written = 0;
-    while (i < end && this.#state !== DONE) {
-      if (this.#state === DATA) {
-        const n = Math.min(this.#remaining, end - i, into.length - written);
-        if (n === 0) break; // `into` is full
-        copyBytes(buf, i, into, written, n);
-        i += n;
-        written += n;
-        this.#remaining -= n;
-        if (this.#remaining === 0) this.#state = DATA_END;
-        continue;
-      }
-      this.#step(buf[i++]);
-    }
-    conn.start = i;
-    return written;
   }
 
   /**

@@ -196,7 +196,7 @@ export async function* parseSSEBatches(
 const READ_SIZE = 8 * 1024;
 
 /** The part of a reader {@link parseSSE} uses. */
-interface BytesReader {
+export interface BytesReader {
   read(): Promise<ReadableStreamReadResult<Uint8Array>>;
   cancel(): Promise<void>;
   releaseLock(): void;
@@ -209,7 +209,7 @@ interface BytesReader {
  * allocate 64 KiB for every pending read, which is most of the memory of an
  * idle stream (BENCHMARKS.md).
  */
-function bodyReader(body: ReadableStream<Uint8Array>): BytesReader {
+export function bodyReader(body: ReadableStream<Uint8Array>): BytesReader {
   let byob: ReadableStreamBYOBReader;
   try {
     byob = body.getReader({ mode: "byob" });

@@ -163,18 +163,17 @@ export class ChatGPTWebProvider implements Provider {
     }
     const decoder = new WebStreamDecoder({ continuing: answer.text });
     try {
-      // The text of the events one read completed goes out as one delta.
-      batches: for await (const batch of parseSSEBatches(res.body)) {
+      // The text of the events one read completed goes out as one delta, also
+      // the text before a failure in the same read.
+      for await (const batch of parseSSEBatches(res.body)) {
         let text = "";
+        let failure: unknown = null;
         for (const event of batch) {
           try {
             text += decoder.push(event);
           } catch (err) {
-            if (text !== "") {
-              answer.text += text;
-              yield { type: "delta", text };
-            }
-            throw err;
+            failure = err;
+            break;
           }
           if (decoder.done) break;
         }
@@ -182,7 +181,8 @@ export class ChatGPTWebProvider implements Provider {
           answer.text += text;
           yield { type: "delta", text };
         }
-        if (decoder.done) break batches;
+        if (failure !== null) throw failure;
+        if (decoder.done) break;
       }
     } catch (err) {
       if (err instanceof AppError) throw err;

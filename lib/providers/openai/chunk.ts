@@ -7,7 +7,7 @@
  */
 
 import type { AppError } from "../../errors.ts";
-import type { SSEEvent } from "../../sse/parse.ts";
+import { SSEDecoder, type SSEEvent } from "../../sse/parse.ts";
 import type { ChatEvent, Usage } from "../provider.ts";
 import { errorFromStreamEvent, truncatedStream } from "./errors.ts";
 
@@ -111,20 +111,25 @@ export class ChunkFolder {
 }
 
 /**
- * Turns the SSE events of a Chat Completions stream into ChatEvents
- * ({@link ChunkFolder} over an event source). The text of the chunks that
- * arrived in one batch (one read of the body) is yielded as one delta:
- * nothing waits for it, and every layer above handles one event instead of
- * many.
- * @param batches the parsed events, grouped by the read that completed them
- * @param requestedModel the model reported when no chunk names one
+ * The ChatEvents of a Chat Completions stream whose bytes `next` reads, in
+ * one loop: bytes → SSE events → chunks, with no async layer between them
+ * (the per-chunk cost of every streamed answer; BENCHMARKS.md). The text of
+ * the chunks one read completed is yielded as one delta: nothing waits for
+ * it, and every layer above handles one event instead of many. Afterwards
+ * `folder.done` tells whether the stream reached `[DONE]`.
+ * @param next the next bytes (they may be reused after the call), or null at the end
+ * @param folder the stream's state
  */
-export async function* readChunks(
-  batches: AsyncIterable<SSEEvent[]>,
-  requestedModel: string,
+export async function* streamChunks(
+  next: () => Promise<Uint8Array | null>,
+  folder: ChunkFolder,
 ): AsyncGenerator<ChatEvent> {
-  const folder = new ChunkFolder(requestedModel);
-  for await (const batch of batches) {
+  const decoder = new SSEDecoder();
+  for (;;) {
+    const bytes = await next();
+    if (bytes === null) throw folder.endedEarly();
+    const batch = decoder.push(bytes);
+    if (batch === null) continue;
     folder.fold(batch);
     // What arrived before a failure still reaches the client.
     if (folder.text !== "") yield { type: "delta", text: folder.text };
@@ -134,7 +139,6 @@ export async function* readChunks(
       return;
     }
   }
-  throw folder.endedEarly();
 }
 
 function textOf(choice: ChunkChoice): string {

@@ -8,7 +8,7 @@
 
 import { abortReason, AppError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
-import { parseSSEBatches, SSEDecoder } from "../../sse/parse.ts";
+import { bodyReader, type BytesReader } from "../../sse/parse.ts";
 import type { KeyPool } from "../pool.ts";
 import type {
   CallContext,
@@ -19,7 +19,7 @@ import type {
   Provider,
 } from "../provider.ts";
 import type { Http1Client, Http1Response } from "../http1.ts";
-import { ChunkFolder, completionEvents, readChunks } from "./chunk.ts";
+import { ChunkFolder, completionEvents, streamChunks } from "./chunk.ts";
 import { errorFromConnection, errorFromResponse, truncatedStream } from "./errors.ts";
 import { chatBody, endpoint, upstreamHeaders } from "./request.ts";
 
@@ -144,7 +144,7 @@ export class OpenAIProvider implements Provider {
     } catch (err) {
       throw errorFromConnection(err, signal);
     }
-    let complete = false;
+    const folder = new ChunkFolder(req.model);
     try {
       if (!res.ok) throw await this.#failure(res, signal);
       const type = res.headers.get("content-type") ?? "";
@@ -152,33 +152,15 @@ export class OpenAIProvider implements Provider {
         yield* completionEvents(JSON.parse(await res.text(MAX_COMPLETION_BODY)), req.model);
         return;
       }
-      // One loop from the socket to the events: the body's views, the SSE
-      // decoder and the chunk folder, with no async layer between them (the
-      // upstream path's per-chunk cost; BENCHMARKS.md). This generator, not a
-      // parser, ends the body: after the end marker the connection is kept.
-      const decoder = new SSEDecoder();
-      const folder = new ChunkFolder(req.model);
-      for (;;) {
-        const view = await res.readView();
-        if (view === null) throw folder.endedEarly();
-        const batch = decoder.push(view);
-        if (batch === null) continue;
-        folder.fold(batch);
-        // What arrived before a failure still reaches the client.
-        if (folder.text !== "") yield { type: "delta", text: folder.text };
-        if (folder.failure !== null) throw folder.failure;
-        if (folder.done !== null) {
-          complete = true;
-          yield folder.done;
-          return;
-        }
-      }
+      // The body's views (no second buffer). This generator, not the loop,
+      // ends the body: after the end marker the connection is kept.
+      yield* streamChunks(() => res.readView(), folder);
     } catch (err) {
       if (err instanceof AppError && !signal.aborted) throw err;
       if (err instanceof SyntaxError) throw truncatedStream("the answer is not JSON", err);
       throw errorFromConnection(err, signal);
     } finally {
-      if (complete) res.release();
+      if (folder.done !== null) res.release();
       else await res.cancel();
     }
   }
@@ -193,18 +175,25 @@ export class OpenAIProvider implements Provider {
     if (!res.ok) throw await this.#failure(res, signal);
     if (!res.body) throw truncatedStream("the answer has no body");
     const type = res.headers.get("content-type") ?? "";
+    let reader: BytesReader | null = null;
     try {
       if (!type.includes("text/event-stream")) {
         yield* completionEvents(JSON.parse(await res.text()), req.model);
         return;
       }
-      yield* readChunks(parseSSEBatches(res.body), req.model);
+      const bytes = reader = bodyReader(res.body);
+      yield* streamChunks(async () => {
+        const r = await bytes.read();
+        return r.done ? null : r.value;
+      }, new ChunkFolder(req.model));
     } catch (err) {
       if (err instanceof AppError && !signal.aborted) throw err;
       if (err instanceof SyntaxError) throw truncatedStream("the answer is not JSON", err);
       throw errorFromConnection(err, signal);
     } finally {
-      if (!res.bodyUsed) await res.body.cancel().catch(() => {});
+      // Also when the consumer stopped early: release the upstream body.
+      if (reader !== null) await reader.cancel().catch(() => {});
+      else if (!res.bodyUsed) await res.body.cancel().catch(() => {});
     }
   }
 
