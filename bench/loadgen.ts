@@ -15,6 +15,7 @@ import {
   type ClientTarget,
   directJson,
   directSse,
+  type HttpClientName,
   type LoadClient,
 } from "./clients_http.ts";
 import { grpcLegacy, grpcTyped } from "./clients_grpc.ts";
@@ -55,10 +56,17 @@ export interface LoadSpec {
   timeoutMs: number;
   /** The answer shape, `bench-c<chunks>-d<ms>`. */
   shape: string;
+  /** The HTTP protocols' client. @default "fetch" */
+  http?: HttpClientName;
 }
 
 function makeClient(spec: LoadSpec): LoadClient {
-  const t: ClientTarget = { host: spec.host, port: spec.port, shape: spec.shape };
+  const t: ClientTarget = {
+    host: spec.host,
+    port: spec.port,
+    shape: spec.shape,
+    http: spec.http,
+  };
   switch (spec.protocol) {
     case "direct-sse":
       return directSse(t);

@@ -6,7 +6,13 @@
  * A PIPE B for several rounds, each run in a fresh load-generator process, and
  * prints medians, spread and ratios to DIRECT.
  *
- *   deno task bench [--rounds 3] [--duration 2500] [--only sse64,json64] [--full] [--json out.json]
+ *   deno task bench [--rounds 3] [--duration 2500] [--only sse64,json64] [--full]
+ *     [--client fetch|http1] [--json out.json]
+ *
+ * The HTTP load clients speak through the project's HTTP/1.1 client by
+ * default (the leanest client here: DIRECT measured with it is closest to the
+ * physical limit); `--client fetch` runs them on `fetch`, as the earlier
+ * rounds in BENCHMARKS.md did.
  *
  * Everything runs on 127.0.0.1, every loop is bounded in count and time.
  * @module
@@ -21,6 +27,7 @@ import {
   startFakeUpstream,
   startPipeProxy,
 } from "./processes.ts";
+import type { HttpClientName } from "./clients_http.ts";
 import type { LoadResult } from "./recorder.ts";
 import { type Scenario, scenarios } from "./scenarios.ts";
 import { type Row, table } from "./table.ts";
@@ -54,6 +61,7 @@ async function measure(
     upstream: { pid: number; port: number };
     pipe: { pid: number; port: number };
     backend: { pid: number; ports: BackendPorts };
+    http: HttpClientName;
   },
 ): Promise<Measured> {
   const protocol = side === "B" ? scenario.backend : scenario.direct!;
@@ -64,7 +72,13 @@ async function measure(
     : portFor(protocol, env.backend.ports);
   const pid = side === "A" ? env.upstream.pid : side === "P" ? env.pipe.pid : env.backend.pid;
   const sampler = new RssSampler(pid);
-  const result = await runLoadProcess({ ...scenario.load, protocol, host: "127.0.0.1", port });
+  const result = await runLoadProcess({
+    ...scenario.load,
+    protocol,
+    host: "127.0.0.1",
+    port,
+    http: env.http,
+  });
   const rss = sampler.stop();
   const all = result.requests + result.warmupRequests + result.errors;
   const cpuMsPerReq = all > 0 ? rss.cpuMs / all : NaN;
@@ -88,8 +102,13 @@ async function main(): Promise<void> {
       only: { type: "string" },
       full: { type: "boolean", default: false },
       json: { type: "string" },
+      client: { type: "string", default: "http1" },
     },
   });
+  if (values.client !== "fetch" && values.client !== "http1") {
+    throw new Error(`--client is fetch or http1, not ${values.client}`);
+  }
+  const http: HttpClientName = values.client;
   const rounds = Math.max(1, Math.min(20, Number(values.rounds)));
   const only = values.only ? new Set(values.only.split(",")) : null;
   const chosen = scenarios(Math.max(500, Math.min(30_000, Number(values.duration)))).filter((s) =>
@@ -103,7 +122,7 @@ async function main(): Promise<void> {
     Deno.env.get("BENCH_PIPE") === "deno" ? "deno" : "node",
   );
   const backend = await startBackend(upstream.port, dataDir);
-  const env = { upstream, pipe, backend };
+  const env = { upstream, pipe, backend, http };
   const runs = new Map<string, { A: Measured[]; P: Measured[]; B: Measured[] }>();
   try {
     // One unrecorded second per server first, so round 1 does not pay the JIT's warm-up.
@@ -115,7 +134,8 @@ async function main(): Promise<void> {
         ["http-sse", backend.ports.http],
       ] as const
     ) {
-      await runLoadProcess({ ...warm, protocol, host: "127.0.0.1", port, shape: "bench-c20-d0" });
+      const spec = { ...warm, protocol, host: "127.0.0.1", port, shape: "bench-c20-d0", http };
+      await runLoadProcess(spec);
     }
     for (let round = 1; round <= rounds; round++) {
       print(`round ${round}/${rounds}`);
