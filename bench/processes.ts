@@ -129,10 +129,13 @@ export const BACKEND_V8_FLAGS = "--heap-growing-percent=25";
  * (e.g. a `git worktree` of the commit before a change, for a before/after);
  * `BENCH_V8_FLAGS` passes V8 flags to it instead of the ones `deno task start`
  * uses ({@link BACKEND_V8_FLAGS}); set it to "" for V8's defaults.
+ * `options.entry` runs another entry point of this checkout (the tracing
+ * `bench/trace_server.ts`) with `options.env` added.
  */
 export async function startBackend(
   upstreamPort: number,
   dataDir: string,
+  options: { entry?: string; env?: Record<string, string> } = {},
 ): Promise<Child & { ports: BackendPorts }> {
   const ports = { http: freePort(), grpc: freePort(), ws: freePort() };
   const v8Flags = Deno.env.get("BENCH_V8_FLAGS") ?? BACKEND_V8_FLAGS;
@@ -145,7 +148,7 @@ export async function startBackend(
       "--allow-write",
       "--allow-sys",
       ...(v8Flags ? [`--v8-flags=${v8Flags}`] : []),
-      "main.ts",
+      options.entry ?? "main.ts",
     ],
     cwd: Deno.env.get("BENCH_BACKEND_ROOT") ?? ROOT,
     env: {
@@ -158,6 +161,7 @@ export async function startBackend(
       GRPC_PORT: String(ports.grpc),
       WS_PORT: String(ports.ws),
       LOG_LEVEL: "warn",
+      ...options.env,
     },
     stdout: "inherit",
     stderr: "inherit",
