@@ -16,13 +16,23 @@
 /** Label values of one series. */
 export type Labels = Record<string, string>;
 
+/** The series key of some labels (sorted by name); called on every update, so no arrays or closures. */
 function key(labels: Labels): string {
-  const names = Object.keys(labels).sort();
+  const names = Object.keys(labels);
   if (names.length === 0) return "";
-  return "{" + names.map((n) => `${n}="${escapeLabel(labels[n])}"`).join(",") + "}";
+  if (names.length > 1) names.sort();
+  let out = "{";
+  for (let i = 0; i < names.length; i++) {
+    if (i > 0) out += ",";
+    out += `${names[i]}="${escapeLabel(labels[names[i]])}"`;
+  }
+  return out + "}";
 }
 
+const NEEDS_ESCAPE = /[\\\n"]/;
+
 function escapeLabel(value: string): string {
+  if (!NEEDS_ESCAPE.test(value)) return value;
   return value.replaceAll("\\", "\\\\").replaceAll("\n", "\\n").replaceAll('"', '\\"');
 }
 

@@ -7,6 +7,7 @@ Deno.test("metrics registry renders counters, gauges and histograms in Prometheu
   c.inc({ kind: "a" });
   c.inc({ kind: "a" }, 2);
   c.inc({ kind: 'q"uote' });
+  c.inc({ zone: "b", kind: "back\\slash\nline" });
   const g = m.gauge("y_active", "Active", () => [[{ key: "0" }, 5]]);
   g.inc({ protocol: "ws" });
   const h = m.histogram("z_seconds", "Latency", [0.1, 1]);
@@ -17,6 +18,8 @@ Deno.test("metrics registry renders counters, gauges and histograms in Prometheu
   assertMatch(text, /^# HELP x_total Things\n# TYPE x_total counter\n/);
   assertMatch(text, /\nx_total\{kind="a"\} 3\n/);
   assertMatch(text, /\nx_total\{kind="q\\"uote"\} 1\n/);
+  // Names sorted, backslash and newline escaped.
+  assertMatch(text, /\nx_total\{kind="back\\\\slash\\nline",zone="b"\} 1\n/);
   assertMatch(text, /\ny_active\{protocol="ws"\} 1\n/);
   assertMatch(text, /\ny_active\{key="0"\} 5\n/);
   assertMatch(text, /\nz_seconds_bucket\{protocol="http",le="0.1"\} 1\n/);
