@@ -73,6 +73,7 @@ function buildEngine(
     systemPrompt: config.systemPrompt,
     contextTokens: config.contextTokens,
     maxPromptChars: config.maxPromptChars,
+    draftIntervalMs: config.draftIntervalMs,
   });
   const limited = limitEngine(core, {
     rateLimitRpm: config.rateLimitRpm,

@@ -52,6 +52,8 @@ export interface Config {
   readonly maxPromptChars: number;
   /** Milliseconds running answers get to finish on SIGTERM. */
   readonly shutdownGraceMs: number;
+  /** Milliseconds between saves of a streaming reply's text so far; 0: only at the end. */
+  readonly draftIntervalMs: number;
   /** Requests per minute one client token may make; 0 turns the limit off. */
   readonly rateLimitRpm: number;
   /** Answers one client token may stream at once; 0 turns the limit off. */
@@ -120,6 +122,11 @@ export const OPTIONS: readonly Option[] = [
     env: "SHUTDOWN_GRACE",
     help: "seconds running answers get to finish on SIGTERM",
     default: "10",
+  },
+  {
+    env: "DRAFT_INTERVAL",
+    help: "seconds between saves of a streaming reply's text (0: only at the end)",
+    default: "2",
   },
   { env: "RATE_LIMIT_RPM", help: "requests per minute per client token (0: off)", default: "120" },
   {
@@ -256,6 +263,7 @@ function build(
     maxBodyBytes: integer("MAX_BODY_BYTES", raw("MAX_BODY_BYTES"), 1024, 1 << 30),
     maxPromptChars: integer("MAX_PROMPT_CHARS", raw("MAX_PROMPT_CHARS"), 1, 10_000_000),
     shutdownGraceMs: seconds("SHUTDOWN_GRACE", raw("SHUTDOWN_GRACE"), 0),
+    draftIntervalMs: seconds("DRAFT_INTERVAL", raw("DRAFT_INTERVAL"), 0),
     rateLimitRpm: integer("RATE_LIMIT_RPM", raw("RATE_LIMIT_RPM"), 0, 1_000_000),
     maxStreamsPerToken: integer(
       "MAX_STREAMS_PER_TOKEN",

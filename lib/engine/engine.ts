@@ -43,6 +43,12 @@ export interface EngineOptions {
   contextTokens?: number;
   /** Largest prompt in characters. @default 100000 */
   maxPromptChars?: number;
+  /**
+   * While a reply streams, its text so far is saved at most this often (ms),
+   * so that a crash loses at most this much of it; 0: only at the end.
+   * @default 0
+   */
+  draftIntervalMs?: number;
 }
 
 /** Longest conversation title made from a prompt, in characters. */
@@ -90,6 +96,7 @@ export function createEngine(options: EngineOptions): Engine {
   const { store, provider } = options;
   const defaultModel = options.model || provider.defaultModel;
   const maxPromptChars = options.maxPromptChars ?? 100_000;
+  const draftIntervalMs = options.draftIntervalMs ?? 0;
 
   async function ownConversation(id: string, ctx: CallContext): Promise<Conversation> {
     const conversation = await store.getConversation(id, ctx.principal);
@@ -218,6 +225,24 @@ export function createEngine(options: EngineOptions): Engine {
     };
     let text = "";
     let finished = false;
+    // The text so far goes to the store at most every draftIntervalMs (one
+    // timer per answer, armed by the first unsaved delta), so that a crash
+    // keeps it; the end (complete or incomplete) is written as always.
+    let savedLength = 0;
+    let draftTimer: ReturnType<typeof setTimeout> | undefined;
+    let drafting = draftIntervalMs > 0;
+    const saveDraft = () => {
+      draftTimer = undefined;
+      if (!drafting || text.length === savedLength) return;
+      savedLength = text.length;
+      store.saveDraft(assistant.id, text).catch((err) =>
+        log.warn("cannot save the reply's text so far", { err })
+      );
+    };
+    const stopDrafts = () => {
+      drafting = false;
+      clearTimeout(draftTimer);
+    };
     // The upstream call starts while the turn's fsync runs; nothing reaches
     // the client (not even `start`) before the user's message is on disk.
     // One controller follows the call's signal through a listener (removed at
@@ -251,6 +276,7 @@ export function createEngine(options: EngineOptions): Engine {
         const event = r.value;
         if (event.type === "done") {
           done = event;
+          stopDrafts();
           // Release the upstream connection before the reply's fsync.
           closed = true;
           await events.return?.().catch(() => {});
@@ -258,6 +284,9 @@ export function createEngine(options: EngineOptions): Engine {
         }
         if (event.text !== "") {
           text += event.text;
+          if (drafting && draftTimer === undefined) {
+            draftTimer = setTimeout(saveDraft, draftIntervalMs);
+          }
           yield { type: "delta", text: event.text };
         }
         next = events.next();
@@ -300,6 +329,7 @@ export function createEngine(options: EngineOptions): Engine {
       log.warn("ask failed", { code: Code[error.code], reason: error.reason, err: error.cause });
       throw error;
     } finally {
+      stopDrafts();
       // Still waiting for the upstream (the fsync failed): stop it, do not wait.
       if (!closed) {
         if (next !== null) upstream.abort();

@@ -66,6 +66,7 @@ const SQL = {
     finish_reason = ?, prompt_tokens = ?, completion_tokens = ?, total_tokens = ?,
     upstream_conversation_id = ?, upstream_message_id = ?, content_tokens = ?,
     token_encoding = ? WHERE id = ?`,
+  saveDraft: "UPDATE messages SET content = ? WHERE id = ? AND status = 'in_progress'",
   getMessage: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ?`,
   parentOf: "SELECT conversation_id, depth FROM messages WHERE id = ?",
   // Walks parent ids by primary key: cost grows with the depth, not the table.
@@ -545,6 +546,16 @@ class SqliteStore implements ConversationStore {
       this.#stmt("updatedAt").run(this.#now(), row.conversationId);
       return row;
     }, true);
+  }
+
+  saveDraft(id: string, content: string) {
+    return this.#write(
+      () => {
+        this.#stmt("saveDraft").run(content, id);
+      },
+      false,
+      false,
+    );
   }
 
   getMessage(id: string) {

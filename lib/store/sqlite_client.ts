@@ -140,6 +140,9 @@ class WorkerStore implements ConversationStore {
   finishMessage(id: string, done: FinishedMessage) {
     return this.#call<Message>("finishMessage", id, done);
   }
+  saveDraft(id: string, content: string) {
+    return this.#call<void>("saveDraft", id, content);
+  }
   getMessage(id: string) {
     return this.#reader.getMessage(id);
   }

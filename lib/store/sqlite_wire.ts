@@ -15,6 +15,7 @@ export type StoreMethod =
   | "appendMessage"
   | "startTurn"
   | "finishMessage"
+  | "saveDraft"
   | "getMessage"
   | "path"
   | "messages"

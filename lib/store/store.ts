@@ -136,6 +136,13 @@ export interface ConversationStore {
   startTurn(turn: NewTurn): Promise<StartedTurn>;
   /** Sets the final text and status of a message (written in place while streaming). */
   finishMessage(id: string, done: FinishedMessage): Promise<Message>;
+  /**
+   * Keeps the text streamed so far of a reply still `in_progress`, so that a
+   * crash mid-answer leaves it (marked `incomplete` at the next start). It
+   * resolves once committed, without waiting for the disk: the next durable
+   * write's fsync covers it. A message no longer in progress is left as is.
+   */
+  saveDraft(id: string, content: string): Promise<void>;
   /** One message, or null. */
   getMessage(id: string): Promise<Message | null>;
   /** The path root → … → this message, in time proportional to its depth. */

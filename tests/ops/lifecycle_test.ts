@@ -162,3 +162,52 @@ Deno.test("SIGINT with a short grace ends a stalled answer with a clean error on
     }
   });
 });
+
+/** The assistant replies of the newest conversation over HTTP, as [status, text]. */
+async function repliesOverHttp(url: string): Promise<[string, string][]> {
+  const list = await (await fetch(`${url}/conversations?limit=1`)).json();
+  const id = list.items?.[0]?.id;
+  if (typeof id !== "string") return [];
+  const tree = await (await fetch(`${url}/conversations/${id}`)).json();
+  type WireMessage = { author: { role: string }; status: string; content: { parts: string[] } };
+  return Object.values(tree.mapping as Record<string, { message: WireMessage }>)
+    .map((n) => n.message)
+    .filter((m) => m.author.role === "assistant")
+    .map((m) => [m.status, m.content.parts[0]]);
+}
+
+Deno.test("kill -9 mid-stream keeps the reply's text saved so far: in_progress while it streams, incomplete after", async () => {
+  await using fake = await fakeUpstream();
+  await withDataDir(async (dataDir) => {
+    fake.next(stallingAnswer(["Partial ", "reply"]));
+    const server = await startServer({
+      dataDir,
+      env: { API_KEY: KEY, API_BASE_URL: fake.url, DRAFT_INTERVAL: "0.2" },
+    });
+    let killed = false;
+    try {
+      let started = false;
+      const answer = askHttpSse(server.httpUrl, "a question", {
+        onFirstText: () => void (started = true),
+      }).catch((err) => err);
+      await waitUntil(() => started, 10_000, "the first piece");
+      // While the upstream stalls, the stored reply shows the text so far.
+      let seen: [string, string][] = [];
+      const until = Date.now() + 5000;
+      while (Date.now() < until) {
+        seen = await repliesOverHttp(server.httpUrl);
+        if (seen[0]?.[1] === "Partial reply") break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.deepEqual(seen, [["in_progress", "Partial reply"]]);
+      await server.kill();
+      killed = true;
+      await answer;
+    } finally {
+      if (!killed) await server.kill();
+    }
+    // The next start marks it incomplete and keeps its text.
+    const stored = await storedReplies(dataDir);
+    assert.deepEqual([...stored.values()], [["incomplete", "Partial reply"]]);
+  });
+});

@@ -227,7 +227,7 @@ Deno.test("openSqliteStore keeps everything when the database is closed and reop
   }
 });
 
-Deno.test("openSqliteStore marks in_progress replies incomplete when a killed process left them", async () => {
+Deno.test("openSqliteStore marks in_progress replies incomplete, with their saved text, when a killed process left them", async () => {
   const dir = await Deno.makeTempDir({ prefix: "eb-store-" });
   try {
     // A real crash: a child process writes a reply in progress and is SIGKILLed mid-answer.
@@ -240,6 +240,8 @@ Deno.test("openSqliteStore marks in_progress replies incomplete when a killed pr
       const a = await store.appendMessage({
         conversationId: c.id, parentId: u.id, role: "assistant", content: "", status: "in_progress",
       });
+      // The text streamed so far, saved without waiting for the disk.
+      await store.saveDraft(a.id, "Partial rep");
       console.log(JSON.stringify({ user: u.id, reply: a.id }));
       Deno.kill(Deno.pid, "SIGKILL");
     `;
@@ -252,7 +254,9 @@ Deno.test("openSqliteStore marks in_progress replies incomplete when a killed pr
     const ids = JSON.parse(new TextDecoder().decode(out.stdout));
     const store = await openSqliteStore(dir);
     try {
-      assert.equal((await store.getMessage(ids.reply))?.status, "incomplete");
+      const reply = await store.getMessage(ids.reply);
+      assert.equal(reply?.status, "incomplete");
+      assert.equal(reply?.content, "Partial rep");
       assert.equal((await store.getMessage(ids.user))?.status, "complete");
     } finally {
       await store.close();
@@ -390,6 +394,43 @@ Deno.test("writes made together share a commit and a failing one changes nothing
       db.close();
     }
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("saveDraft keeps the text of a reply in progress and leaves a finished one as it is", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "eb-store-" });
+  const store = await openSqliteStore(dir);
+  try {
+    const c = await store.createConversation({ owner: "alice" });
+    const u = await store.appendMessage({
+      conversationId: c.id,
+      parentId: null,
+      role: "user",
+      content: "q",
+    });
+    const a = await store.appendMessage({
+      conversationId: c.id,
+      parentId: u.id,
+      role: "assistant",
+      content: "",
+      status: "in_progress",
+    });
+    await store.saveDraft(a.id, "Half an");
+    assert.deepEqual(
+      [(await store.getMessage(a.id))?.status, (await store.getMessage(a.id))?.content],
+      ["in_progress", "Half an"],
+    );
+    await store.finishMessage(a.id, { content: "Half an answer.", status: "complete" });
+    // A late save (its timer fired while the end was being written) changes nothing.
+    await store.saveDraft(a.id, "Half an");
+    assert.equal((await store.getMessage(a.id))?.content, "Half an answer.");
+    assert.equal((await store.getMessage(a.id))?.status, "complete");
+    // A user message is never in progress: untouched too.
+    await store.saveDraft(u.id, "changed");
+    assert.equal((await store.getMessage(u.id))?.content, "q");
+  } finally {
+    await store.close();
     await Deno.remove(dir, { recursive: true });
   }
 });
