@@ -96,7 +96,7 @@ export function createEngine(options: EngineOptions): Engine {
   const { store, provider } = options;
   const defaultModel = options.model || provider.defaultModel;
   const maxPromptChars = options.maxPromptChars ?? 100_000;
-  const draftIntervalMs = options.draftIntervalMs ?? 0;
+  const drafts = (options.draftIntervalMs ?? 0) > 0 ? new Ticker(options.draftIntervalMs!) : null;
 
   async function ownConversation(id: string, ctx: CallContext): Promise<Conversation> {
     const conversation = await store.getConversation(id, ctx.principal);
@@ -225,23 +225,22 @@ export function createEngine(options: EngineOptions): Engine {
     };
     let text = "";
     let finished = false;
-    // The text so far goes to the store at most every draftIntervalMs (one
-    // timer per answer, armed by the first unsaved delta), so that a crash
-    // keeps it; the end (complete or incomplete) is written as always.
+    // The text so far goes to the store every draftIntervalMs while it
+    // streams (one timer shared by every answer, joined at the first text),
+    // so that a crash keeps it; the end (complete or incomplete) is written
+    // as always. An answer shorter than the interval costs no timer of its own.
     let savedLength = 0;
-    let draftTimer: ReturnType<typeof setTimeout> | undefined;
-    let drafting = draftIntervalMs > 0;
+    let drafting = false;
     const saveDraft = () => {
-      draftTimer = undefined;
-      if (!drafting || text.length === savedLength) return;
+      if (text.length === savedLength) return;
       savedLength = text.length;
       store.saveDraft(assistant.id, text).catch((err) =>
         log.warn("cannot save the reply's text so far", { err })
       );
     };
     const stopDrafts = () => {
+      if (drafting) drafts?.delete(saveDraft);
       drafting = false;
-      clearTimeout(draftTimer);
     };
     // The upstream call starts while the turn's fsync runs; nothing reaches
     // the client (not even `start`) before the user's message is on disk.
@@ -284,8 +283,9 @@ export function createEngine(options: EngineOptions): Engine {
         }
         if (event.text !== "") {
           text += event.text;
-          if (drafting && draftTimer === undefined) {
-            draftTimer = setTimeout(saveDraft, draftIntervalMs);
+          if (!drafting && drafts !== null) {
+            drafting = true;
+            drafts.add(saveDraft);
           }
           yield { type: "delta", text: event.text };
         }
@@ -433,4 +433,33 @@ export function createEngine(options: EngineOptions): Engine {
       }, ctx);
     },
   };
+}
+
+/**
+ * Calls every added function every `intervalMs`, on one timer that runs only
+ * while something is added (so thousands of streaming answers share it).
+ */
+class Ticker {
+  readonly #intervalMs: number;
+  readonly #calls = new Set<() => void>();
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(intervalMs: number) {
+    this.#intervalMs = intervalMs;
+  }
+
+  add(fn: () => void): void {
+    this.#calls.add(fn);
+    this.#timer ??= setInterval(() => {
+      for (const call of this.#calls) call();
+    }, this.#intervalMs);
+  }
+
+  delete(fn: () => void): void {
+    this.#calls.delete(fn);
+    if (this.#calls.size === 0 && this.#timer !== undefined) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+    }
+  }
 }
