@@ -533,3 +533,31 @@ Deno.test("the docs page tells the browser the configured WebSocket port and sho
     await app.close();
   }
 });
+
+Deno.test("every answer carries the CORS headers and a request id: JSON, SSE, an error and HEAD", async () => {
+  const app = await startApp();
+  try {
+    const answers = [
+      await fetch(`${app.url}/healthz`),
+      await post(`${app.url}/ask/new`, { prompt: "hi", stream: true }),
+      await fetch(`${app.url}/conversations/nope`),
+      await fetch(`${app.url}/healthz`, { method: "HEAD" }),
+    ];
+    assert.deepEqual(answers.map((r) => r.status), [200, 200, 404, 200]);
+    for (const res of answers) {
+      assert.equal(res.headers.get("access-control-allow-origin"), "*");
+      assert.match(res.headers.get("access-control-expose-headers") ?? "", /X-Request-Id/);
+      assert.ok(res.headers.get("x-request-id"));
+    }
+    assert.match(answers[0].headers.get("content-type") ?? "", /^application\/json/);
+    assert.match(answers[1].headers.get("content-type") ?? "", /^text\/event-stream/);
+    assert.ok((await events(answers[1])).some((e) => e.event === "done"));
+    await answers[0].body?.cancel();
+    await answers[2].body?.cancel();
+    // HEAD: the GET's headers, no body.
+    assert.match(answers[3].headers.get("content-type") ?? "", /^application\/json/);
+    assert.equal(await answers[3].text(), "");
+  } finally {
+    await app.close();
+  }
+});
