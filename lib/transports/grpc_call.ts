@@ -94,12 +94,21 @@ export async function openCall(
   });
   // The request id goes back as response metadata (headers, or trailers-only
   // on an immediate error), invisible to clients that do not read it.
-  const md = rt.responseMetadata?.({ "x-request-id": ctx.requestId });
-  if (md !== undefined) call.sendMetadata?.(md as never);
-  const deadline = call.getDeadline();
-  const ms = deadline instanceof Date ? deadline.getTime() : deadline;
-  if (Number.isFinite(ms)) ctx.deadline = ms;
-  return { ctx, release: () => call.off("cancelled", onCancel) };
+  const release = () => {
+    call.off("cancelled", onCancel);
+    ctx.dispose();
+  };
+  try {
+    const md = rt.responseMetadata?.({ "x-request-id": ctx.requestId });
+    if (md !== undefined) call.sendMetadata?.(md as never);
+    const deadline = call.getDeadline();
+    const ms = deadline instanceof Date ? deadline.getTime() : deadline;
+    if (Number.isFinite(ms)) ctx.deadline = ms;
+  } catch (err) {
+    release();
+    throw err;
+  }
+  return { ctx, release };
 }
 
 /** The first text value of a metadata key, or null. */

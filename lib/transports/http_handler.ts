@@ -118,6 +118,7 @@ export function createHttpHandler(
         abort: () => local.abort(new DOMException("client went away", "AbortError")),
         onStreamEnd: (err) => {
           outcome.err = err;
+          base.dispose();
           finish(err ? httpStatus(err) : 200);
         },
       });
@@ -130,7 +131,16 @@ export function createHttpHandler(
       }
       response = errorResponse(e, isOpenAIPath(url.pathname) ? "openai" : "easybackend");
     }
-    if (!outcome.streaming) finish(response.status);
+    if (!outcome.streaming) {
+      finish(response.status);
+      // Another stream (the OpenAI-compatible routes) still uses the call's
+      // signal while its body flows: it lets go of it when the body ends.
+      if (isEventStream(response) && response.body !== null) {
+        response = new Response(untilEnd(response.body, base.dispose), response);
+      } else {
+        base.dispose();
+      }
+    }
     return withResponseHeaders(response, base.requestId, req.method === "HEAD");
   };
 
@@ -274,4 +284,33 @@ function withResponseHeaders(response: Response, requestId: string, head: boolea
     statusText: response.statusText,
     headers,
   });
+}
+
+function isEventStream(response: Response): boolean {
+  return response.headers.get("content-type")?.startsWith("text/event-stream") ?? false;
+}
+
+/** The same bytes; `onEnd` runs once when they end, fail or the reader cancels. */
+function untilEnd(body: ReadableStream<Uint8Array>, onEnd: () => void): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) {
+          onEnd();
+          controller.close();
+        } else {
+          controller.enqueue(value);
+        }
+      } catch (err) {
+        onEnd();
+        controller.error(err);
+      }
+    },
+    cancel(reason) {
+      onEnd();
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
 }

@@ -228,6 +228,8 @@ export class WsSession {
         ? { conversationId: fields.conversationId, messageId: String(fields.messageId) }
         : undefined;
       this.#send(writer.error(err, ctx.requestId, begun));
+    } finally {
+      ctx.dispose();
     }
   }
 
