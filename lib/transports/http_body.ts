@@ -25,22 +25,24 @@ export async function readBodyBytes(req: Request, limit: number): Promise<Uint8A
   const declared = req.headers.get("content-length");
   if (declared !== null && Number(declared) > limit) throw tooLarge(limit);
   if (req.body === null) return new Uint8Array(0);
+  // A declared length within the limit bounds the body (the HTTP server
+  // reads no more than it): one read of the whole body.
+  if (declared !== null && /^\d+$/.test(declared)) return await req.bytes();
+  // Otherwise (chunked) the limit is checked while reading. The reader is
+  // not released afterwards: nothing else reads the body, and a release
+  // costs an error object with its stack.
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
-  try {
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > limit) {
-        await reader.cancel().catch(() => {});
-        throw tooLarge(limit);
-      }
-      chunks.push(value);
+  while (true) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge(limit);
     }
-  } finally {
-    reader.releaseLock();
+    chunks.push(value);
   }
   const out = new Uint8Array(size);
   let offset = 0;
