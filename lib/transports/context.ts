@@ -55,6 +55,8 @@ export interface OwnedCallContext extends CallContext {
    * shutdown signal, would otherwise keep a listener per call).
    */
   dispose(): void;
+  /** Aborts the call itself (e.g. its client went away), with this reason. */
+  abort(reason: unknown): void;
 }
 
 /**
@@ -84,6 +86,7 @@ export function createCallContext(options: CallContextOptions): OwnedCallContext
     protocol: options.protocol,
     logger: options.logger.child({ requestId, protocol: options.protocol }),
     dispose,
+    abort: (reason) => controller.abort(reason),
   };
 }
 

@@ -81,12 +81,11 @@ export function createHttpHandler(
     const started = performance.now();
     if (req.method === "OPTIONS") return preflightResponse(req);
     const url = new URL(req.url);
-    const local = new AbortController();
     const base = createCallContext({
       protocol: "http",
       principal: ANONYMOUS,
       logger: options.logger,
-      signals: [req.signal, local.signal, options.abortAll],
+      signals: [req.signal, options.abortAll],
       requestId: req.headers.get("x-request-id"),
     });
     const outcome: Outcome = {
@@ -115,7 +114,7 @@ export function createHttpHandler(
     let response: Response;
     try {
       response = await dispatch(req, url, base, outcome, {
-        abort: () => local.abort(new DOMException("client went away", "AbortError")),
+        abort: () => base.abort(new DOMException("client went away", "AbortError")),
         onStreamEnd: (err) => {
           outcome.err = err;
           base.dispose();

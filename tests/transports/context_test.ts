@@ -51,3 +51,14 @@ Deno.test("a client's request id is kept when it is safe, else one is made", () 
   const made = context([], "bad id\n").requestId;
   assert.match(made, /^[0-9a-f-]{36}$/);
 });
+
+Deno.test("a call can be aborted by its transport, with a reason, and then stops following", () => {
+  const shutdown = new AbortController();
+  const ctx = context([shutdown.signal]);
+  ctx.abort(new Error("client went away"));
+  assert.equal(ctx.signal.aborted, true);
+  assert.equal((ctx.signal.reason as Error).message, "client went away");
+  ctx.dispose();
+  shutdown.abort(new Error("later"));
+  assert.equal((ctx.signal.reason as Error).message, "client went away");
+});
