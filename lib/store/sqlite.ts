@@ -60,6 +60,8 @@ const SQL = {
     updated_at) VALUES (?, ?, ?, NULL, ?, ?)`,
   touchConversation: "UPDATE conversations SET current_node = ?, updated_at = ? WHERE id = ?",
   updatedAt: "UPDATE conversations SET updated_at = ? WHERE id = ?",
+  updatedAtOfMessage: `UPDATE conversations SET updated_at = ?
+    WHERE id = (SELECT conversation_id FROM messages WHERE id = ?)`,
   insertMessage: `INSERT INTO messages (${MESSAGE_COLUMNS})
     VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL, NULL, ?, ?, ?, ?)`,
   finishMessage: `UPDATE messages SET content = ?, status = ?, model = coalesce(?, model),
@@ -542,9 +544,7 @@ class SqliteStore implements ConversationStore {
         id,
       ).changes;
       if (Number(changed) === 0) throw new AppError(Code.NotFound, `Cannot find message ${id}`);
-      const row = toMessage(this.#stmt("getMessage").get(id)!);
-      this.#stmt("updatedAt").run(this.#now(), row.conversationId);
-      return row;
+      this.#stmt("updatedAtOfMessage").run(this.#now(), id);
     }, true);
   }
 

@@ -138,7 +138,7 @@ class WorkerStore implements ConversationStore {
     }
   }
   finishMessage(id: string, done: FinishedMessage) {
-    return this.#call<Message>("finishMessage", id, done);
+    return this.#call<void>("finishMessage", id, done);
   }
   saveDraft(id: string, content: string) {
     return this.#call<void>("saveDraft", id, content);

@@ -134,8 +134,13 @@ export interface ConversationStore {
    * other work during the fsync and await it before acknowledging anything.
    */
   startTurn(turn: NewTurn): Promise<StartedTurn>;
-  /** Sets the final text and status of a message (written in place while streaming). */
-  finishMessage(id: string, done: FinishedMessage): Promise<Message>;
+  /**
+   * Sets the final text and status of a message (written in place while
+   * streaming); resolves once durable. It does not read the row back: the
+   * caller has what it wrote (read it with {@link getMessage} if needed).
+   * @throws {AppError} NotFound when there is no such message
+   */
+  finishMessage(id: string, done: FinishedMessage): Promise<void>;
   /**
    * Keeps the text streamed so far of a reply still `in_progress`, so that a
    * crash mid-answer leaves it (marked `incomplete` at the next start). It

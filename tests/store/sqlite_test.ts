@@ -96,7 +96,7 @@ Deno.test("finishMessage stores text, status, model, usage and upstream ids when
     });
     assert.equal(a.status, "in_progress");
     assert.equal(a.usage, null);
-    const done = await store.finishMessage(a.id, {
+    await store.finishMessage(a.id, {
       content: "hello there",
       status: "complete",
       model: "gpt-4o-2024-08-06",
@@ -104,14 +104,22 @@ Deno.test("finishMessage stores text, status, model, usage and upstream ids when
       usage: { promptTokens: 10, completionTokens: 3, totalTokens: 13 },
       upstream: { conversationId: "up-c", messageId: "up-m" },
     });
-    assert.deepEqual(await store.getMessage(a.id), done);
+    const done = (await store.getMessage(a.id))!;
     assert.equal(done.content, "hello there");
     assert.equal(done.status, "complete");
     assert.equal(done.model, "gpt-4o-2024-08-06");
     assert.equal(done.finishReason, "stop");
     assert.deepEqual(done.usage, { promptTokens: 10, completionTokens: 3, totalTokens: 13 });
     assert.deepEqual(done.upstream, { conversationId: "up-c", messageId: "up-m" });
-    const cut = await store.finishMessage(a.id, { content: "hel", status: "incomplete" });
+    const before = (await store.getConversation(c.id, ANONYMOUS))!.updatedAt;
+    await new Promise((r) => setTimeout(r, 5));
+    await store.finishMessage(a.id, { content: "hel", status: "incomplete" });
+    const cut = (await store.getMessage(a.id))!;
+    assert.ok(
+      (await store.getConversation(c.id, ANONYMOUS))!.updatedAt > before,
+      "finishing a reply makes its conversation the most recently updated",
+    );
+    assert.equal(cut.status, "incomplete");
     assert.equal(cut.model, "gpt-4o-2024-08-06", "a missing model keeps the stored one");
     await assert.rejects(
       store.finishMessage("nope", { content: "", status: "complete" }),
