@@ -4,7 +4,7 @@
  * them; prints the CPU of the process (both threads) per turn and turns/s.
  * Another checkout's store can be measured the same way for a before/after.
  *
- *   deno run -A bench/store_turns.ts [checkout root, default: this one]
+ *   deno run -A bench/store_turns.ts [checkout root, default: this one] [reply characters, default 26]
  * @module
  */
 
@@ -15,6 +15,9 @@ const { openSqliteStore } = await import(`${root.replace(/\/$/, "")}/lib/store/s
 const dir = await Deno.makeTempDir({ prefix: "easybackend-store-bench-" });
 const store = await openSqliteStore(dir);
 const TURNS = 6000;
+const REPLY = Deno.args[1]
+  ? "a reply ".repeat(Math.ceil(Number(Deno.args[1]) / 8)).slice(0, Number(Deno.args[1]))
+  : "a reply of some words here";
 const CONCURRENCY = 64;
 let started = 0;
 
@@ -30,7 +33,7 @@ async function asker(): Promise<void> {
     });
     await turn.durable;
     await store.finishMessage(turn.assistant.id, {
-      content: "a reply of some words here",
+      content: REPLY,
       status: "complete",
       model: "m",
       finishReason: "stop",
@@ -46,7 +49,10 @@ try {
   await Promise.all(Array.from({ length: CONCURRENCY }, asker));
   const cpu = process.cpuUsage(cpu0);
   const ms = performance.now() - t0;
-  const line = `${root}: ${((cpu.user + cpu.system) / 1000 / TURNS).toFixed(3)} ms CPU per turn, ` +
+  const line =
+    `${root} (${REPLY.length}-character replies): ${
+      ((cpu.user + cpu.system) / 1000 / TURNS).toFixed(3)
+    } ms CPU per turn, ` +
     `${(TURNS / ms * 1000).toFixed(0)} turns/s`;
   Deno.stdout.writeSync(new TextEncoder().encode(line + "\n"));
 } finally {
