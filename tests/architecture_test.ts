@@ -72,6 +72,7 @@ const ALLOWED: Record<string, string[]> = {
     "type:lib/config.ts",
     "type:lib/providers/provider.ts",
     "lib/metrics.ts",
+    "lib/streams.ts",
   ],
   engine: [
     "lib/engine/",
@@ -81,6 +82,7 @@ const ALLOWED: Record<string, string[]> = {
     "lib/log.ts",
     "type:lib/metrics.ts",
     "lib/tokens.ts",
+    "lib/streams.ts",
   ],
   providers: [
     "lib/providers/",

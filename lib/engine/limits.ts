@@ -6,6 +6,7 @@
  * @module
  */
 
+import { whenBodyEnds } from "../streams.ts";
 import { AppError, Code } from "../errors.ts";
 import type { CallContext, ChatEvent, ChatMessage } from "../providers/provider.ts";
 import { ANONYMOUS } from "../store/store.ts";
@@ -144,7 +145,8 @@ export function limitEngine(engine: Engine, options: LimitOptions): Engine {
         admit(ctx);
         const release = openStream(ctx);
         try {
-          return releasingBody(await engine.passThrough!.chatCompletions(body, ctx), release);
+          // Counted as a stream until its body ends, fails or is canceled.
+          return whenBodyEnds(await engine.passThrough!.chatCompletions(body, ctx), release);
         } catch (err) {
           release();
           throw err;
@@ -153,39 +155,4 @@ export function limitEngine(engine: Engine, options: LimitOptions): Engine {
     },
     defaultModel: engine.defaultModel,
   };
-}
-
-/**
- * The pass-through's response, counted as a stream until its body ends, fails
- * or is canceled by the client.
- */
-function releasingBody(res: Response, release: () => void): Response {
-  if (res.body === null) {
-    release();
-    return res;
-  }
-  const reader = res.body.getReader();
-  const body = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const { done, value } = await reader.read();
-        if (done) {
-          release();
-          controller.close();
-        } else controller.enqueue(value);
-      } catch (err) {
-        release();
-        controller.error(err);
-      }
-    },
-    async cancel(reason) {
-      release();
-      await reader.cancel(reason).catch(() => {});
-    },
-  }, { highWaterMark: 0 });
-  return new Response(body, {
-    status: res.status,
-    statusText: res.statusText,
-    headers: res.headers,
-  });
 }

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { whenBodyEnds } from "../streams.ts";
 import { AppError, Code, codeName } from "../errors.ts";
 import type { Engine } from "../engine/types.ts";
 import type { Logger } from "../log.ts";
@@ -134,11 +135,8 @@ export function createHttpHandler(
       finish(response.status);
       // Another stream (the OpenAI-compatible routes) still uses the call's
       // signal while its body flows: it lets go of it when the body ends.
-      if (isEventStream(response) && response.body !== null) {
-        response = new Response(untilEnd(response.body, base.dispose), response);
-      } else {
-        base.dispose();
-      }
+      if (isEventStream(response)) response = whenBodyEnds(response, base.dispose);
+      else base.dispose();
     }
     return withResponseHeaders(response, base.requestId, req.method === "HEAD");
   };
@@ -287,29 +285,4 @@ function withResponseHeaders(response: Response, requestId: string, head: boolea
 
 function isEventStream(response: Response): boolean {
   return response.headers.get("content-type")?.startsWith("text/event-stream") ?? false;
-}
-
-/** The same bytes; `onEnd` runs once when they end, fail or the reader cancels. */
-function untilEnd(body: ReadableStream<Uint8Array>, onEnd: () => void): ReadableStream<Uint8Array> {
-  const reader = body.getReader();
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const { done, value } = await reader.read();
-        if (done) {
-          onEnd();
-          controller.close();
-        } else {
-          controller.enqueue(value);
-        }
-      } catch (err) {
-        onEnd();
-        controller.error(err);
-      }
-    },
-    cancel(reason) {
-      onEnd();
-      return reader.cancel(reason);
-    },
-  }, { highWaterMark: 0 });
 }
