@@ -49,6 +49,9 @@ interface Answer {
   finish(): void;
 }
 
+const JSON_HEADERS = { "content-type": "application/json" };
+const SSE_HEADERS = { ...JSON_HEADERS, accept: "text/event-stream" };
+
 /** POSTs JSON; one per load client. */
 type Post = (url: string, body: string, sse: boolean, signal: AbortSignal) => Promise<Answer>;
 
@@ -56,9 +59,7 @@ function fetchPost(): Post {
   return async (url, body, sse, signal) => {
     const res = await fetch(url, {
       method: "POST",
-      headers: sse
-        ? { "content-type": "application/json", accept: "text/event-stream" }
-        : { "content-type": "application/json" },
+      headers: sse ? SSE_HEADERS : JSON_HEADERS,
       body,
       signal,
     });
@@ -84,9 +85,7 @@ function http1Post(client: Http1Client): Post {
   return async (url, body, sse, signal) => {
     const res = await client.request(url, {
       method: "POST",
-      headers: sse
-        ? { "content-type": "application/json", accept: "text/event-stream" }
-        : { "content-type": "application/json" },
+      headers: sse ? SSE_HEADERS : JSON_HEADERS,
       body,
       signal,
     });
