@@ -44,8 +44,9 @@ export interface EngineOptions {
   /** Largest prompt in characters. @default 100000 */
   maxPromptChars?: number;
   /**
-   * While a reply streams, its text so far is saved at most this often (ms),
-   * so that a crash loses at most this much of it; 0: only at the end.
+   * While a reply streams, its text so far is saved every this many ms (one
+   * timer for all answers), so that a crash loses at most about this much of
+   * it; 0: only at the end.
    * @default 0
    */
   draftIntervalMs?: number;
