@@ -59,7 +59,6 @@ const SQL = {
   insertConversation: `INSERT INTO conversations (id, owner, title, current_node, created_at,
     updated_at) VALUES (?, ?, ?, NULL, ?, ?)`,
   touchConversation: "UPDATE conversations SET current_node = ?, updated_at = ? WHERE id = ?",
-  updatedAt: "UPDATE conversations SET updated_at = ? WHERE id = ?",
   updatedAtOfMessage: `UPDATE conversations SET updated_at = ?
     WHERE id = (SELECT conversation_id FROM messages WHERE id = ?)`,
   insertMessage: `INSERT INTO messages (${MESSAGE_COLUMNS})

@@ -207,9 +207,7 @@ export function createHttpHandler(
           onConversation: (cid) => (outcome.conversationId = cid),
           onStreamEnd: call.hooks.onStreamEnd,
         });
-        outcome.streaming = response.headers.get("content-type")?.startsWith(
-          "text/event-stream",
-        ) ?? false;
+        outcome.streaming = isEventStream(response);
         return response;
       }
       case "listConversations":
