@@ -55,7 +55,7 @@ function buildEngine(
   logger: Logger,
   metrics: MetricsRegistry,
   providerClose: AbortSignal,
-): Engine {
+): { engine: Engine; settled: () => Promise<void> } {
   const provider = createProvider(config, logger, {
     closeSignal: providerClose,
     onKeyPool: (pool) => registerKeyPoolMetrics(metrics, () => pool.state()),
@@ -80,7 +80,7 @@ function buildEngine(
     maxStreamsPerToken: config.maxStreamsPerToken,
     maxStreams: config.maxStreams,
   });
-  return observeEngine(limited, engineMetrics(metrics));
+  return { engine: observeEngine(limited, engineMetrics(metrics)), settled: core.settled };
 }
 
 interface Listener {
@@ -163,14 +163,23 @@ interface Running {
   shutdown: AbortController;
   providerClose: AbortController;
   store: ConversationStore;
+  /** Resolves once no answer is still storing its end. */
+  settled: () => Promise<void>;
   logger: Logger;
   graceMs: number;
 }
 
 /**
+ * How long the shutdown waits, once the listeners are closed, for answers
+ * still storing their end (a client that left, a canceled call) before the
+ * store closes under them.
+ */
+const SETTLE_MS = 10_000;
+
+/**
  * Stops accepting everywhere at once; running answers get the grace period
  * (cut short by a second signal), then are aborted and stored incomplete;
- * the store closes last.
+ * the store closes last, once every answer has stored its end.
  */
 async function stop(run: Running, signal: string, force: AbortSignal): Promise<void> {
   const started = performance.now();
@@ -184,8 +193,27 @@ async function stop(run: Running, signal: string, force: AbortSignal): Promise<v
   await Promise.all(run.handles.map((h) => h.close(grace)));
   grace.removeEventListener("abort", onGraceOver);
   run.providerClose.abort();
+  // A call ends when its client leaves, while its answer may still be writing
+  // the partial reply: the store stays open for those writes.
+  const settleLimit = AbortSignal.any([AbortSignal.timeout(SETTLE_MS), force]);
+  if (!await untilSettled(run.settled(), settleLimit)) {
+    run.logger.warn("closing the store while answers still run", { forced: force.aborted });
+  }
   await run.store.close();
   run.logger.info("stopped", { durationMs: Math.round(performance.now() - started) });
+}
+
+/** Whether `settled` resolved before `limit` aborted. */
+function untilSettled(settled: Promise<void>, limit: AbortSignal): Promise<boolean> {
+  if (limit.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const give = () => resolve(false);
+    limit.addEventListener("abort", give, { once: true });
+    settled.then(() => {
+      limit.removeEventListener("abort", give);
+      resolve(true);
+    });
+  });
 }
 
 /**
@@ -210,7 +238,7 @@ export async function main(args: string[]): Promise<number> {
     const providerClose = new AbortController();
     const metrics = new MetricsRegistry();
     registerProcessMetrics(metrics);
-    const engine = buildEngine(config, store, logger, metrics, providerClose.signal);
+    const { engine, settled } = buildEngine(config, store, logger, metrics, providerClose.signal);
     const shutdown = new AbortController();
     const deps: TransportDeps = { engine, config, logger, shutdown: shutdown.signal, metrics };
     let handles: ServerHandle[];
@@ -225,7 +253,11 @@ export async function main(args: string[]): Promise<number> {
     logger.info("ready", { provider: config.provider, model: engine.defaultModel });
     const signal = await signals.first;
     const graceMs = config.shutdownGraceMs;
-    await stop({ handles, shutdown, providerClose, store, logger, graceMs }, signal, signals.force);
+    await stop(
+      { handles, shutdown, providerClose, store, settled, logger, graceMs },
+      signal,
+      signals.force,
+    );
     return 0;
   } finally {
     signals.dispose();

@@ -130,12 +130,13 @@ export const BACKEND_V8_FLAGS = "--heap-growing-percent=25";
  * `BENCH_V8_FLAGS` passes V8 flags to it instead of the ones `deno task start`
  * uses ({@link BACKEND_V8_FLAGS}); set it to "" for V8's defaults.
  * `options.entry` runs another entry point of this checkout (the tracing
- * `bench/trace_server.ts`) with `options.env` added.
+ * `bench/trace_server.ts`) with `options.env` added; with `options.logs` its
+ * log lines (stdout) go there instead of this terminal.
  */
 export async function startBackend(
   upstreamPort: number,
   dataDir: string,
-  options: { entry?: string; env?: Record<string, string> } = {},
+  options: { entry?: string; env?: Record<string, string>; logs?: string[] } = {},
 ): Promise<Child & { ports: BackendPorts }> {
   const ports = { http: freePort(), grpc: freePort(), ws: freePort() };
   const v8Flags = Deno.env.get("BENCH_V8_FLAGS") ?? BACKEND_V8_FLAGS;
@@ -163,13 +164,25 @@ export async function startBackend(
       LOG_LEVEL: "warn",
       ...options.env,
     },
-    stdout: "inherit",
+    stdout: options.logs ? "piped" : "inherit",
     stderr: "inherit",
   }).spawn();
+  if (options.logs) collectLines(proc.stdout, options.logs);
   const deadline = Date.now() + 30_000;
   // The listeners start in this order; the last one open means all are.
   for (const port of [ports.http, ports.grpc, ports.ws]) await waitForPort(port, deadline);
   return { ...childOf(proc), ports };
+}
+
+/** Appends each line of `stream` to `into` until it ends. */
+async function collectLines(stream: ReadableStream<Uint8Array>, into: string[]): Promise<void> {
+  let rest = "";
+  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+    const lines = (rest + text).split("\n");
+    rest = lines.pop()!;
+    into.push(...lines);
+  }
+  if (rest !== "") into.push(rest);
 }
 
 /** Runs one load generator process and returns its result. */

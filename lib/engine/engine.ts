@@ -92,9 +92,21 @@ interface Resolved {
   newSystem: string;
 }
 
+/** The engine, and what only the composition root uses. */
+export interface CoreEngine extends Engine {
+  /**
+   * Resolves once no ask is running: every answer started so far has stored
+   * its end (complete or incomplete). The shutdown waits for it before the
+   * store closes, because a transport's call may end (the client left) while
+   * its answer still writes the partial reply.
+   */
+  settled(): Promise<void>;
+}
+
 /** Creates the engine. */
-export function createEngine(options: EngineOptions): Engine {
+export function createEngine(options: EngineOptions): CoreEngine {
   const { store, provider } = options;
+  const running = new RunningCount();
   const defaultModel = options.model || provider.defaultModel;
   const maxPromptChars = options.maxPromptChars ?? 100_000;
   const drafts = (options.draftIntervalMs ?? 0) > 0 ? new Ticker(options.draftIntervalMs!) : null;
@@ -205,139 +217,151 @@ export function createEngine(options: EngineOptions): Engine {
   }
 
   async function* ask(input: AskInput, ctx: CallContext): AsyncGenerator<AskEvent> {
-    validate(input);
-    if (ctx.signal.aborted) throw abortReason(ctx.signal);
-    const model = input.model || defaultModel;
-    const resolved = await resolve(input, ctx);
-    const prompt: ChatMessage = { role: "user", content: input.prompt };
-    const context = await buildContext(history(resolved, instructionsOf(input)), prompt, {
-      model,
-      contextTokens: options.contextTokens ?? 0,
-    });
-    const { user, assistant, durable } = await storeTurn(input, resolved, context, ctx);
-    const conversationId = user.conversationId;
-    const log = ctx.logger.child({ conversationId, messageId: assistant.id });
-    log.debug("ask started", { promptTokens: context.tokens, dropped: context.dropped });
-    const req: ChatRequest = {
-      model,
-      messages: context.messages,
-      upstreamParent: upstreamParent(resolved),
-      userMessageId: user.id,
-    };
-    let text = "";
-    let finished = false;
-    // The text so far goes to the store every draftIntervalMs while it
-    // streams (one timer shared by every answer, joined at the first text),
-    // so that a crash keeps it; the end (complete or incomplete) is written
-    // as always. An answer shorter than the interval costs no timer of its own.
-    let savedLength = 0;
-    let drafting = false;
-    const saveDraft = () => {
-      if (text.length === savedLength) return;
-      savedLength = text.length;
-      store.saveDraft(assistant.id, text).catch((err) =>
-        log.warn("cannot save the reply's text so far", { err })
-      );
-    };
-    const stopDrafts = () => {
-      if (drafting) drafts?.delete(saveDraft);
-      drafting = false;
-    };
-    // The upstream call starts while the turn's fsync runs; nothing reaches
-    // the client (not even `start`) before the user's message is on disk.
-    // One controller follows the call's signal through a listener (removed at
-    // the end) rather than an `AbortSignal.any` chain per ask.
-    const upstream = new AbortController();
-    const follow = () => upstream.abort(ctx.signal.reason);
-    if (ctx.signal.aborted) follow();
-    else ctx.signal.addEventListener("abort", follow, { once: true });
-    const callCtx = { ...ctx, signal: upstream.signal };
-    const events =
-      (req.upstreamParent
+    running.enter();
+    try {
+      validate(input);
+      if (ctx.signal.aborted) throw abortReason(ctx.signal);
+      const model = input.model || defaultModel;
+      const resolved = await resolve(input, ctx);
+      const prompt: ChatMessage = { role: "user", content: input.prompt };
+      const context = await buildContext(history(resolved, instructionsOf(input)), prompt, {
+        model,
+        contextTokens: options.contextTokens ?? 0,
+      });
+      const { user, assistant, durable } = await storeTurn(input, resolved, context, ctx);
+      const conversationId = user.conversationId;
+      const log = ctx.logger.child({ conversationId, messageId: assistant.id });
+      log.debug("ask started", { promptTokens: context.tokens, dropped: context.dropped });
+      const req: ChatRequest = {
+        model,
+        messages: context.messages,
+        upstreamParent: upstreamParent(resolved),
+        userMessageId: user.id,
+      };
+      let text = "";
+      let finished = false;
+      // The text so far goes to the store every draftIntervalMs while it
+      // streams (one timer shared by every answer, joined at the first text),
+      // so that a crash keeps it; the end (complete or incomplete) is written
+      // as always. An answer shorter than the interval costs no timer of its own.
+      let savedLength = 0;
+      let drafting = false;
+      const saveDraft = () => {
+        if (text.length === savedLength) return;
+        savedLength = text.length;
+        store.saveDraft(assistant.id, text).catch((err) =>
+          log.warn("cannot save the reply's text so far", { err })
+        );
+      };
+      const stopDrafts = () => {
+        if (drafting) drafts?.delete(saveDraft);
+        drafting = false;
+      };
+      // The upstream call starts while the turn's fsync runs; nothing reaches
+      // the client (not even `start`) before the user's message is on disk.
+      // One controller follows the call's signal through a listener (removed at
+      // the end) rather than an `AbortSignal.any` chain per ask.
+      const upstream = new AbortController();
+      const follow = () => upstream.abort(ctx.signal.reason);
+      if (ctx.signal.aborted) follow();
+      else ctx.signal.addEventListener("abort", follow, { once: true });
+      const callCtx = { ...ctx, signal: upstream.signal };
+      const events = (req.upstreamParent
         ? streamOrStartOver(provider, req, callCtx)
         : provider.stream(req, callCtx))[Symbol.asyncIterator]();
-    let next: Promise<IteratorResult<ChatEvent>> | null = events.next();
-    let closed = false;
-    next.catch(() => {});
-    try {
-      await durable;
-      yield {
-        type: "start",
-        conversationId,
-        userMessageId: user.id,
-        messageId: assistant.id,
-        model,
-      };
-      let done: Extract<ChatEvent, { type: "done" }> | null = null;
-      while (next !== null) {
-        const r: IteratorResult<ChatEvent> = await next;
-        next = null;
-        if (r.done) break;
-        const event = r.value;
-        if (event.type === "done") {
-          done = event;
-          stopDrafts();
-          // Release the upstream connection before the reply's fsync.
-          closed = true;
-          await events.return?.().catch(() => {});
-          break;
-        }
-        if (event.text !== "") {
-          text += event.text;
-          if (!drafting && drafts !== null) {
-            drafting = true;
-            drafts.add(saveDraft);
+      let next: Promise<IteratorResult<ChatEvent>> | null = events.next();
+      let closed = false;
+      next.catch(() => {});
+      try {
+        await durable;
+        yield {
+          type: "start",
+          conversationId,
+          userMessageId: user.id,
+          messageId: assistant.id,
+          model,
+        };
+        let done: Extract<ChatEvent, { type: "done" }> | null = null;
+        while (next !== null) {
+          const r: IteratorResult<ChatEvent> = await next;
+          next = null;
+          if (r.done) {
+            break;
           }
-          yield { type: "delta", text: event.text };
+          const event = r.value;
+          if (event.type === "done") {
+            done = event;
+            stopDrafts();
+            // Release the upstream connection before the reply's fsync.
+            closed = true;
+            await events.return?.().catch(() => {});
+            break;
+          }
+          if (event.text !== "") {
+            text += event.text;
+            if (!drafting && drafts !== null) {
+              drafting = true;
+              drafts.add(saveDraft);
+            }
+            yield { type: "delta", text: event.text };
+          }
+          next = events.next();
         }
-        next = events.next();
+        if (done === null) {
+          if (ctx.signal.aborted) {
+            throw abortReason(ctx.signal);
+          }
+          throw new AppError(
+            Code.Unavailable,
+            "Cannot finish the answer: the upstream stopped early",
+            {
+              reason: "upstream_error",
+            },
+          );
+        }
+        const { usage, tokens } = await replyTokens(done, model, context.tokens, text);
+        await store.finishMessage(assistant.id, {
+          content: text,
+          status: "complete",
+          model: done.model || model,
+          finishReason: done.finishReason,
+          usage,
+          upstream: done.upstreamIds ?? null,
+          tokens,
+        });
+        finished = true;
+        // The observed decorator writes the one info line per answer; this is detail.
+        log.debug("ask done", { model: done.model || model, tokens: usage.totalTokens });
+        yield {
+          type: "done",
+          conversationId,
+          messageId: assistant.id,
+          model: done.model || model,
+          finishReason: done.finishReason,
+          usage,
+        };
+      } catch (err) {
+        const error = ctx.signal.aborted && !(err instanceof AppError)
+          ? abortReason(ctx.signal)
+          : AppError.from(err);
+        log.warn("ask failed", { code: Code[error.code], reason: error.reason, err: error.cause });
+        throw error;
+      } finally {
+        stopDrafts();
+        // Still waiting for the upstream (the fsync failed): stop it, do not wait.
+        if (!closed) {
+          if (next !== null) {
+            upstream.abort();
+          }
+          await events.return?.().catch(() => {});
+        }
+        ctx.signal.removeEventListener("abort", follow);
+        if (!finished) {
+          await storeIncomplete(assistant.id, text, log);
+        }
       }
-      if (done === null) {
-        if (ctx.signal.aborted) throw abortReason(ctx.signal);
-        throw new AppError(
-          Code.Unavailable,
-          "Cannot finish the answer: the upstream stopped early",
-          {
-            reason: "upstream_error",
-          },
-        );
-      }
-      const { usage, tokens } = await replyTokens(done, model, context.tokens, text);
-      await store.finishMessage(assistant.id, {
-        content: text,
-        status: "complete",
-        model: done.model || model,
-        finishReason: done.finishReason,
-        usage,
-        upstream: done.upstreamIds ?? null,
-        tokens,
-      });
-      finished = true;
-      // The observed decorator writes the one info line per answer; this is detail.
-      log.debug("ask done", { model: done.model || model, tokens: usage.totalTokens });
-      yield {
-        type: "done",
-        conversationId,
-        messageId: assistant.id,
-        model: done.model || model,
-        finishReason: done.finishReason,
-        usage,
-      };
-    } catch (err) {
-      const error = ctx.signal.aborted && !(err instanceof AppError)
-        ? abortReason(ctx.signal)
-        : AppError.from(err);
-      log.warn("ask failed", { code: Code[error.code], reason: error.reason, err: error.cause });
-      throw error;
     } finally {
-      stopDrafts();
-      // Still waiting for the upstream (the fsync failed): stop it, do not wait.
-      if (!closed) {
-        if (next !== null) upstream.abort();
-        await events.return?.().catch(() => {});
-      }
-      ctx.signal.removeEventListener("abort", follow);
-      if (!finished) await storeIncomplete(assistant.id, text, log);
+      running.leave();
     }
   }
 
@@ -377,6 +401,7 @@ export function createEngine(options: EngineOptions): Engine {
 
   return {
     ask,
+    settled: () => running.settled(),
     defaultModel,
     passThrough: provider.passThrough
       ? limitPassThrough(provider.passThrough, maxPromptChars)
@@ -462,5 +487,27 @@ class Ticker {
       clearInterval(this.#timer);
       this.#timer = undefined;
     }
+  }
+}
+
+/** How many calls run, and a promise for the moment none does. */
+class RunningCount {
+  #count = 0;
+  #idle: PromiseWithResolvers<void> | null = null;
+
+  enter(): void {
+    this.#count++;
+  }
+
+  leave(): void {
+    if (--this.#count > 0 || this.#idle === null) return;
+    this.#idle.resolve();
+    this.#idle = null;
+  }
+
+  settled(): Promise<void> {
+    if (this.#count === 0) return Promise.resolve();
+    this.#idle ??= Promise.withResolvers<void>();
+    return this.#idle.promise;
   }
 }

@@ -577,3 +577,43 @@ Deno.test("ask does not start over when a stateful upstream refuses the call ano
     await fake.close();
   }
 });
+
+Deno.test("settled resolves once an answer whose caller left has stored its partial reply, so the store can close after it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "eb-engine-" });
+  try {
+    const store = await openSqliteStore(dir);
+    const engine = createEngine({
+      store,
+      provider: new EchoProvider({ delayMs: 50 }),
+      logger: silentLogger,
+    });
+    await engine.settled(); // Nothing runs: at once.
+    const controller = new AbortController();
+    const it = engine.ask({ prompt: "one two three four" }, ctxOf(ANONYMOUS, controller.signal))
+      [Symbol.asyncIterator]();
+    let messageId = "";
+    let received = "";
+    while (received === "") {
+      const r = await it.next();
+      if (r.done) throw new Error("the answer ended early");
+      if (r.value.type === "start") messageId = r.value.messageId;
+      if (r.value.type === "delta") received += r.value.text;
+    }
+    // The caller is gone: it aborts and does not wait for the answer's end,
+    // as a transport whose client left; the shutdown then closes the store.
+    const pending = it.next().catch(() => {});
+    controller.abort();
+    await engine.settled();
+    await store.close();
+    await pending;
+    const reopened = await openSqliteStore(dir);
+    try {
+      const m = await reopened.getMessage(messageId);
+      assert.deepEqual([m?.status, m?.content], ["incomplete", received]);
+    } finally {
+      await reopened.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
