@@ -69,18 +69,20 @@ export async function startFakeUpstream(): Promise<Child & { port: number }> {
 }
 
 /**
- * Starts the byte-piping Node proxy (`bench/pipe_proxy.mjs`, or with "deno"
- * `bench/deno_pipe_proxy.ts`) in front of the fake upstream; resolves with its
- * port once it listens.
+ * Starts the byte-piping Node proxy (`bench/pipe_proxy.mjs`; with "deno"
+ * `bench/deno_pipe_proxy.ts`; with "parse" `bench/parse_proxy.ts`, which also
+ * parses and rewrites every chunk) in front of the fake upstream; resolves
+ * with its port once it listens.
  */
 export async function startPipeProxy(
   upstreamPort: number,
-  runtime: "node" | "deno" = "node",
+  runtime: "node" | "deno" | "parse" = "node",
 ): Promise<Child & { port: number }> {
+  const script = runtime === "deno" ? "bench/deno_pipe_proxy.ts" : "bench/parse_proxy.ts";
   const proc = new Deno.Command(runtime === "node" ? "node" : Deno.execPath(), {
     args: runtime === "node"
       ? ["bench/pipe_proxy.mjs", String(upstreamPort)]
-      : ["run", "--allow-net", "bench/deno_pipe_proxy.ts", String(upstreamPort)],
+      : ["run", "--allow-net", script, String(upstreamPort)],
     cwd: ROOT,
     stdout: "piped",
     stderr: "inherit",

@@ -116,10 +116,12 @@ async function main(): Promise<void> {
   );
   const dataDir = await Deno.makeTempDir({ prefix: "easybackend-bench-" });
   const upstream = await startFakeUpstream();
-  // BENCH_PIPE=deno: the PIPE rows are `bench/deno_pipe_proxy.ts` (this runtime's floor).
+  // BENCH_PIPE=deno: the PIPE rows are `bench/deno_pipe_proxy.ts` (this runtime's floor);
+  // BENCH_PIPE=parse: `bench/parse_proxy.ts` (the floor of a backend that reads each chunk).
+  const pipeKind = Deno.env.get("BENCH_PIPE");
   const pipe = await startPipeProxy(
     upstream.port,
-    Deno.env.get("BENCH_PIPE") === "deno" ? "deno" : "node",
+    pipeKind === "deno" || pipeKind === "parse" ? pipeKind : "node",
   );
   const backend = await startBackend(upstream.port, dataDir);
   const env = { upstream, pipe, backend, http };
