@@ -5,7 +5,7 @@
  * means a backlog, so the memory is not per-stream cost alone).
  *
  *   deno run -A bench/memory_curve.ts [--streams 1000,3000,6000] [--shape bench-c10-d2000]
- *     [--protocol http-sse] [--server backend|node-pipe|deno-pipe]
+ *     [--protocol http-sse] [--server backend|node-pipe|deno-pipe|parse-proxy]
  * @module
  */
 
@@ -29,12 +29,13 @@ const { values } = parseArgs({
     streams: { type: "string", default: "1000,3000,6000" },
     shape: { type: "string", default: "bench-c10-d2000" },
     protocol: { type: "string", default: "http-sse" },
-    // "backend" (EasyBackend), or a pure pipe for the floor: "node-pipe", "deno-pipe".
+    // "backend" (EasyBackend), or a floor: "node-pipe", "deno-pipe" (bytes only), "parse-proxy".
     server: { type: "string", default: "backend" },
   },
 });
 const counts = values.streams.split(",").map(Number).filter((n) => n > 0 && n <= 9500);
-const pipe = values.server === "node-pipe" ? "node" : values.server === "deno-pipe" ? "deno" : null;
+const PIPES = { "node-pipe": "node", "deno-pipe": "deno", "parse-proxy": "parse" } as const;
+const pipe = PIPES[values.server as keyof typeof PIPES] ?? null;
 const protocol = (pipe ? "direct-sse" : values.protocol) as ProtocolName;
 const upstream = await startFakeUpstream();
 print("| streams | idle RSS MiB | peak RSS MiB | KiB/stream | done / errors | delay p50/p99 ms |");

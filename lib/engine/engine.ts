@@ -23,6 +23,7 @@ import type {
   ListOptions,
   Message,
   TokenCount,
+  TurnIds,
 } from "../store/store.ts";
 import { buildContext, type BuiltContext, type HistoryMessage } from "./context.ts";
 import { encodingForModel, tokenCounterFor } from "../tokens.ts";
@@ -179,7 +180,13 @@ export function createEngine(options: EngineOptions): CoreEngine {
    * and the reply placeholder in one transaction, with the token counts that
    * context building made (nothing is counted twice).
    */
-  function storeTurn(input: AskInput, resolved: Resolved, context: BuiltContext, ctx: CallContext) {
+  function storeTurn(
+    input: AskInput,
+    resolved: Resolved,
+    context: BuiltContext,
+    ctx: CallContext,
+    ids: TurnIds,
+  ) {
     const parentId = resolved.path.at(-1)?.id ?? null;
     const model = input.model || defaultModel;
     const { encoding } = context;
@@ -191,9 +198,11 @@ export function createEngine(options: EngineOptions): CoreEngine {
         prompt: input.prompt,
         promptTokens,
         model,
+        ids,
       });
     }
     return store.startTurn({
+      ids,
       newConversation: {
         owner: ctx.principal,
         title: titleFromPrompt(input.prompt),
@@ -228,15 +237,25 @@ export function createEngine(options: EngineOptions): CoreEngine {
         model,
         contextTokens: options.contextTokens ?? 0,
       });
-      const { user, assistant, durable } = await storeTurn(input, resolved, context, ctx);
-      const conversationId = user.conversationId;
-      const log = ctx.logger.child({ conversationId, messageId: assistant.id });
+      // The ids are chosen here, so that the upstream call starts at once,
+      // while the store commits the turn and syncs it to disk.
+      const ids: TurnIds = {
+        conversationId: resolved.conversation?.id ?? crypto.randomUUID(),
+        userMessageId: crypto.randomUUID(),
+        assistantMessageId: crypto.randomUUID(),
+      };
+      const turn = storeTurn(input, resolved, context, ctx, ids);
+      // The caller may stop (a client gone) before this is awaited: keep a failure handled.
+      turn.catch(() => {});
+      const conversationId = ids.conversationId!;
+      const messageId = ids.assistantMessageId;
+      const log = ctx.logger.child({ conversationId, messageId });
       log.debug("ask started", { promptTokens: context.tokens, dropped: context.dropped });
       const req: ChatRequest = {
         model,
         messages: context.messages,
         upstreamParent: upstreamParent(resolved),
-        userMessageId: user.id,
+        userMessageId: ids.userMessageId,
       };
       let text = "";
       let finished = false;
@@ -249,7 +268,7 @@ export function createEngine(options: EngineOptions): CoreEngine {
       const saveDraft = () => {
         if (text.length === savedLength) return;
         savedLength = text.length;
-        store.saveDraft(assistant.id, text).catch((err) =>
+        store.saveDraft(messageId, text).catch((err) =>
           log.warn("cannot save the reply's text so far", { err })
         );
       };
@@ -257,8 +276,9 @@ export function createEngine(options: EngineOptions): CoreEngine {
         if (drafting) drafts?.delete(saveDraft);
         drafting = false;
       };
-      // The upstream call starts while the turn's fsync runs; nothing reaches
-      // the client (not even `start`) before the user's message is on disk.
+      // The upstream call starts while the turn is stored; nothing reaches the
+      // client (not even `start`) before the user's message is on disk, and a
+      // turn the store refuses stops the call.
       // One controller follows the call's signal through a listener (removed at
       // the end) rather than an `AbortSignal.any` chain per ask.
       const upstream = new AbortController();
@@ -271,14 +291,17 @@ export function createEngine(options: EngineOptions): CoreEngine {
         : provider.stream(req, callCtx))[Symbol.asyncIterator]();
       let next: Promise<IteratorResult<ChatEvent>> | null = events.next();
       let closed = false;
+      let stored = false;
       next.catch(() => {});
       try {
+        const { durable } = await turn;
+        stored = true;
         await durable;
         yield {
           type: "start",
           conversationId,
-          userMessageId: user.id,
-          messageId: assistant.id,
+          userMessageId: ids.userMessageId,
+          messageId,
           model,
         };
         let done: Extract<ChatEvent, { type: "done" }> | null = null;
@@ -320,7 +343,7 @@ export function createEngine(options: EngineOptions): CoreEngine {
           );
         }
         const { usage, tokens } = await replyTokens(done, model, context.tokens, text);
-        await store.finishMessage(assistant.id, {
+        await store.finishMessage(messageId, {
           content: text,
           status: "complete",
           model: done.model || model,
@@ -335,7 +358,7 @@ export function createEngine(options: EngineOptions): CoreEngine {
         yield {
           type: "done",
           conversationId,
-          messageId: assistant.id,
+          messageId,
           model: done.model || model,
           finishReason: done.finishReason,
           usage,
@@ -356,8 +379,8 @@ export function createEngine(options: EngineOptions): CoreEngine {
           await events.return?.().catch(() => {});
         }
         ctx.signal.removeEventListener("abort", follow);
-        if (!finished) {
-          await storeIncomplete(assistant.id, text, log);
+        if (stored && !finished) {
+          await storeIncomplete(messageId, text, log);
         }
       }
     } finally {

@@ -12,6 +12,12 @@
  * started. With `synchronous=FULL` each commit blocked the event loop for the
  * whole fsync (about 5 ms on the benchmark machine), which capped the server
  * at about 40 asks per second whatever the load (BENCHMARKS.md).
+ *
+ * The commits follow the fsyncs: the writes that arrive while one runs share
+ * one open transaction (each in its own savepoint), committed when it ends
+ * and covered by the next. They would wait for that fsync anyway; sharing one
+ * commit writes each changed page to the WAL once instead of once per write
+ * (about half the bytes per answer, BENCHMARKS.md).
  * @module
  */
 
@@ -227,6 +233,14 @@ function toMessage(row: Row): Message {
   };
 }
 
+/** The writes of one transaction, committed together. */
+interface Batch {
+  /** Settles when the transaction commits (or fails to). */
+  committed: PromiseWithResolvers<void>;
+  /** Settles when the commit is on disk; null while no write of the batch needs it. */
+  durable: PromiseWithResolvers<void> | null;
+}
+
 /** The {@link ConversationStore} on one sqlite connection. */
 class SqliteStore implements ConversationStore {
   #db: DatabaseSync | null;
@@ -234,56 +248,16 @@ class SqliteStore implements ConversationStore {
   #lastTime = 0;
   #walPath: string;
   #wal: Deno.FsFile | null = null;
-  /** The fsync that will start once the running one ends; it covers every commit made until it starts. */
-  #queuedSync: Promise<void> | null = null;
-  #runningSync: Promise<void> | null = null;
-  /** The open group transaction ({@link SqliteStore.group}), if any. */
-  #group: { committed: Promise<void> } | null = null;
+  /** The open transaction that writes join, if any ({@link SqliteStore.#write}). */
+  #batch: Batch | null = null;
+  /** The running fsync of the WAL, if any. */
+  #syncing: Promise<void> | null = null;
+  /** Batches committed since the running fsync started: the next one covers them. */
+  #unsynced: PromiseWithResolvers<void>[] = [];
 
   constructor(db: DatabaseSync, walPath: string) {
     this.#db = db;
     this.#walPath = walPath;
-  }
-
-  /** Resolves once every commit made so far is on disk (group commit, off the event loop). */
-  #durable(): Promise<void> {
-    if (this.#queuedSync !== null) return this.#queuedSync;
-    const previous = this.#runningSync ?? Promise.resolve();
-    const next = previous.catch(() => {}).then(() => {
-      // From here on, a new commit needs the next fsync: this one may have started before it.
-      this.#queuedSync = null;
-      const sync = this.#syncWal();
-      this.#runningSync = sync;
-      return sync.finally(() => {
-        if (this.#runningSync === sync) this.#runningSync = null;
-      });
-    });
-    this.#queuedSync = next;
-    return next;
-  }
-
-  async #syncWal(): Promise<void> {
-    // Closing checkpoints the WAL into the database file and syncs it.
-    if (this.#db === null) return;
-    try {
-      this.#wal ??= await Deno.open(this.#walPath, { read: true, write: true });
-      await this.#wal.syncData();
-    } catch (err) {
-      throw new AppError(Code.Internal, `Cannot store the change: the disk sync failed`, {
-        cause: err,
-      });
-    }
-  }
-
-  /**
-   * Runs a write, then (when `wait`) waits until it is durable. A write that
-   * does not wait is made durable by the next write that does: the WAL is one
-   * sequential file, and one fsync covers every commit before it.
-   */
-  async #write<T>(fn: () => T, transaction: boolean, wait = true): Promise<T> {
-    const out = await (transaction || this.#group !== null ? this.#transaction(fn) : this.#run(fn));
-    if (wait) await this.#durable();
-    return out;
   }
 
   #open(): DatabaseSync {
@@ -321,82 +295,126 @@ class SqliteStore implements ConversationStore {
   }
 
   /**
-   * Runs `fn` atomically: in its own transaction, or inside an open group as a
-   * savepoint (a failure undoes only `fn`'s changes) whose result is given
-   * only once the group has committed.
+   * Runs a write in the open transaction (opening one when none is), inside
+   * its own savepoint: a write that throws changes nothing, and the others of
+   * the transaction still commit. The transaction commits at the end of this
+   * turn of the event loop when no fsync runs, else as soon as the running
+   * fsync ends: the writes that arrive meanwhile (they would wait for the next
+   * fsync anyway) share one commit, and the WAL gets their pages once instead
+   * of once per write. The next fsync then covers the commit.
+   * @param fn the statements, synchronous
+   * @param durable whether `durable` is wanted (else it is null)
+   * @returns `committed` with `fn`'s result once committed (every write of a
+   *   failed commit fails), `durable` once that commit is on disk
    */
-  #transaction<T>(fn: () => T): Promise<T> {
-    const group = this.#group;
-    if (group !== null) {
-      return this.#run(() => {
-        const db = this.#open();
-        db.exec("SAVEPOINT call");
-        try {
-          const out = fn();
-          db.exec("RELEASE call");
-          return out;
-        } catch (err) {
-          db.exec("ROLLBACK TO call");
-          db.exec("RELEASE call");
-          throw err;
-        }
-      }).then((out) => group.committed.then(() => out));
-    }
-    return this.#run(() => {
+  #batchWrite<T>(
+    fn: () => T,
+    durable: boolean,
+  ): { committed: Promise<T>; durable: Promise<void> | null } {
+    let batch: Batch;
+    let out: T;
+    try {
+      batch = this.#joinBatch();
       const db = this.#open();
-      db.exec("BEGIN IMMEDIATE");
+      db.exec("SAVEPOINT call");
       try {
-        const out = fn();
-        db.exec("COMMIT");
-        return out;
+        out = fn();
+        db.exec("RELEASE call");
       } catch (err) {
-        db.exec("ROLLBACK");
+        db.exec("ROLLBACK TO call");
+        db.exec("RELEASE call");
         throw err;
       }
-    });
+    } catch (err) {
+      return { committed: Promise.reject(err), durable: null };
+    }
+    if (durable && batch.durable === null) {
+      batch.durable = Promise.withResolvers<void>();
+      // The caller may stop (a client gone) before it awaits this: keep a failure handled.
+      batch.durable.promise.catch(() => {});
+    }
+    return {
+      committed: batch.committed.promise.then(() => out),
+      durable: durable ? batch.durable!.promise : null,
+    };
+  }
+
+  /** A write ({@link SqliteStore.#batchWrite}) that resolves once committed, and on disk when `durable`. */
+  async #write<T>(fn: () => T, durable = true): Promise<T> {
+    const write = this.#batchWrite(fn, durable);
+    const out = await write.committed;
+    if (write.durable !== null) await write.durable;
+    return out;
+  }
+
+  #joinBatch(): Batch {
+    if (this.#batch !== null) return this.#batch;
+    this.#open().exec("BEGIN IMMEDIATE");
+    const batch: Batch = { committed: Promise.withResolvers<void>(), durable: null };
+    batch.committed.promise.catch(() => {});
+    this.#batch = batch;
+    // While an fsync runs, its end commits the batch (see #startSync).
+    if (this.#syncing === null) {
+      queueMicrotask(() => {
+        if (this.#batch === batch) this.#commitBatch();
+      });
+    }
+    return batch;
+  }
+
+  /** Commits the open transaction, if any; a batch that wants durability waits for the next fsync. */
+  #commitBatch(): void {
+    const batch = this.#batch;
+    if (batch === null) return;
+    this.#batch = null;
+    try {
+      this.#open().exec("COMMIT");
+    } catch (err) {
+      try {
+        this.#db?.exec("ROLLBACK");
+      } catch { /* the transaction is already gone */ }
+      const error = new AppError(Code.Internal, "Cannot store the change: the commit failed", {
+        cause: err,
+      });
+      batch.committed.reject(error);
+      batch.durable?.reject(error);
+      return;
+    }
+    batch.committed.resolve();
+    if (batch.durable === null) return;
+    this.#unsynced.push(batch.durable);
+    if (this.#syncing === null) this.#startSync();
   }
 
   /**
-   * Runs the writes that `fn` starts synchronously in one transaction (one
-   * commit and one WAL write for all of them instead of one each), each write
-   * in its own savepoint, so one that fails changes nothing and the others
-   * still commit. A write's promise settles only after the commit; if the
-   * commit fails, every write of the group fails. Used by the store's worker
-   * for the calls that arrive together.
-   * @param fn starts the writes, without awaiting between them
+   * Fsyncs the WAL for every batch committed so far (group commit, off the
+   * event loop); when it ends, commits the batch that gathered meanwhile and
+   * starts the next fsync if anything waits for one.
    */
-  group(fn: () => void): void {
-    const db = this.#open();
-    let commit!: () => void;
-    let fail!: (err: unknown) => void;
-    const committed = new Promise<void>((resolve, reject) => {
-      commit = resolve;
-      fail = reject;
+  #startSync(): void {
+    const waiting = this.#unsynced;
+    this.#unsynced = [];
+    this.#syncing = this.#syncWal().then(
+      () => waiting.forEach((w) => w.resolve()),
+      (err) => waiting.forEach((w) => w.reject(err)),
+    ).finally(() => {
+      this.#syncing = null;
+      if (this.#db === null) return;
+      this.#commitBatch();
+      if (this.#syncing === null && this.#unsynced.length > 0) this.#startSync();
     });
-    committed.catch(() => {});
+  }
+
+  async #syncWal(): Promise<void> {
+    // Closing checkpoints the WAL into the database file and syncs it.
+    if (this.#db === null) return;
     try {
-      db.exec("BEGIN IMMEDIATE");
-    } catch {
-      // Cannot open the group: every write takes its own transaction.
-      fn();
-      return;
-    }
-    this.#group = { committed };
-    try {
-      fn();
-    } finally {
-      this.#group = null;
-    }
-    try {
-      db.exec("COMMIT");
-      commit();
+      this.#wal ??= await Deno.open(this.#walPath, { read: true, write: true });
+      await this.#wal.syncData();
     } catch (err) {
-      try {
-        db.exec("ROLLBACK");
-      } catch { /* the transaction is already gone */ }
-      fail(
-        new AppError(Code.Internal, "Cannot store the change: the commit failed", { cause: err }),
-      );
+      throw new AppError(Code.Internal, `Cannot store the change: the disk sync failed`, {
+        cause: err,
+      });
     }
   }
 
@@ -409,7 +427,6 @@ class SqliteStore implements ConversationStore {
         return toConversation(this.#stmt("getConversation").get(id, input.owner)!);
         // An empty conversation acknowledges nothing: the first message's fsync covers it.
       },
-      false,
       false,
     );
   }
@@ -478,18 +495,17 @@ class SqliteStore implements ConversationStore {
         return message;
         // A reply placeholder holds no text yet: finishMessage's fsync covers it.
       },
-      true,
       input.status !== "in_progress",
     );
   }
 
   async startTurn(turn: NewTurn): Promise<StartedTurn> {
-    const { user, assistant } = await this.#transaction(() => {
+    const write = this.#batchWrite(() => {
       let conversationId = turn.conversationId ?? "";
       let parentId = turn.parentId;
       if (turn.newConversation) {
         const { owner, title, system } = turn.newConversation;
-        conversationId = crypto.randomUUID();
+        conversationId = turn.ids?.conversationId ?? crypto.randomUUID();
         const now = this.#now();
         this.#stmt("insertConversation").run(conversationId, owner, title, now, now);
         if (system) {
@@ -503,6 +519,7 @@ class SqliteStore implements ConversationStore {
         }
       }
       const user = this.#insertMessage({
+        id: turn.ids?.userMessageId,
         conversationId,
         parentId,
         role: "user",
@@ -510,6 +527,7 @@ class SqliteStore implements ConversationStore {
         tokens: turn.promptTokens,
       });
       const assistant = this.#insertMessage({
+        id: turn.ids?.assistantMessageId,
         conversationId,
         parentId: user.id,
         role: "assistant",
@@ -519,11 +537,9 @@ class SqliteStore implements ConversationStore {
       });
       this.#stmt("touchConversation").run(assistant.id, assistant.createdAt, conversationId);
       return { user, assistant };
-    });
-    const durable = this.#durable();
-    // The caller may stop (a client gone) before it awaits this: keep a failure handled.
-    durable.catch(() => {});
-    return { user, assistant, durable };
+    }, true);
+    const { user, assistant } = await write.committed;
+    return { user, assistant, durable: write.durable! };
   }
 
   finishMessage(id: string, done: FinishedMessage) {
@@ -544,7 +560,7 @@ class SqliteStore implements ConversationStore {
       ).changes;
       if (Number(changed) === 0) throw new AppError(Code.NotFound, `Cannot find message ${id}`);
       this.#stmt("updatedAtOfMessage").run(this.#now(), id);
-    }, true);
+    });
   }
 
   saveDraft(id: string, content: string) {
@@ -552,7 +568,6 @@ class SqliteStore implements ConversationStore {
       () => {
         this.#stmt("saveDraft").run(content, id);
       },
-      false,
       false,
     );
   }
@@ -579,9 +594,8 @@ class SqliteStore implements ConversationStore {
   }
 
   rename(id: string, owner: string, title: string) {
-    return this.#write(
-      () => Number(this.#stmt("rename").run(title, this.#now(), id, owner).changes) > 0,
-      false,
+    return this.#write(() =>
+      Number(this.#stmt("rename").run(title, this.#now(), id, owner).changes) > 0
     );
   }
 
@@ -589,16 +603,20 @@ class SqliteStore implements ConversationStore {
     return this.#write(() => {
       this.#stmt("deleteMessages").run(id, owner);
       return Number(this.#stmt("delete").run(id, owner).changes) > 0;
-    }, true);
+    });
   }
 
   async close() {
     if (this.#db !== null) {
+      // Commit what was written, and let the fsyncs that cover it end.
+      for (;;) {
+        this.#commitBatch();
+        if (this.#syncing === null) break;
+        await this.#syncing;
+      }
       const db = this.#db;
       this.#db = null;
       this.#statements.clear();
-      // Let a running group fsync end before its file and the database close.
-      await Promise.allSettled([this.#queuedSync, this.#runningSync]);
       this.#wal?.close();
       this.#wal = null;
       db.close();

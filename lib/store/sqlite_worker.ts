@@ -44,11 +44,6 @@ function post(message: FromWorker): void {
   if (outbox.push(message) === 1) queueMicrotask(flush);
 }
 
-/** The in-thread sqlite store can run several writes in one transaction. */
-interface GroupingStore extends ConversationStore {
-  group?(fn: () => void): void;
-}
-
 /** A logger whose lines go to the proxy's logger. */
 function relayLogger(bound: LogFields = {}): Logger {
   const line = (level: "debug" | "info" | "warn" | "error") => (msg: string, fields?: LogFields) =>
@@ -62,7 +57,7 @@ function relayLogger(bound: LogFields = {}): Logger {
   };
 }
 
-let store: GroupingStore | null = null;
+let store: ConversationStore | null = null;
 
 async function call(id: number, method: string, args: unknown[]): Promise<void> {
   try {
@@ -102,12 +97,8 @@ async function receive(message: ToWorker, openSqliteStoreInThread: OpenInThread)
   if (message.type === "call") {
     await call(message.id, message.method, message.args);
   } else if (message.type === "calls") {
-    // Calls that arrived together share one transaction (each in its own savepoint).
-    const start = () => {
-      for (const c of message.calls) void call(c.id, c.method, c.args);
-    };
-    if (store?.group) store.group(start);
-    else start();
+    // Calls that arrived together share one transaction (the store's batch, each in its own savepoint).
+    for (const c of message.calls) void call(c.id, c.method, c.args);
   } else if (message.type === "open") {
     try {
       store = await openSqliteStoreInThread(message.dataDir, {

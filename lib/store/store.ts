@@ -100,6 +100,19 @@ export interface NewTurn {
   systemTokens?: TokenCount | null;
   /** The model of the reply placeholder. */
   model: string;
+  /**
+   * The new rows' ids, chosen by the caller so that it can go on (start the
+   * upstream call) before the store answers. @default random UUIDs
+   */
+  ids?: TurnIds;
+}
+
+/** The ids of a turn's new rows. */
+export interface TurnIds {
+  /** The new conversation's id (with `newConversation` only). */
+  conversationId?: string;
+  userMessageId: string;
+  assistantMessageId: string;
 }
 
 /** What {@link ConversationStore.startTurn} stored. */

@@ -15,7 +15,9 @@ import type {
 } from "../../lib/providers/provider.ts";
 import { ChatGPTWebProvider } from "../../lib/providers/chatgpt_web/client.ts";
 import { KeyPool } from "../../lib/providers/pool.ts";
-import { openSqliteStore } from "../../lib/store/sqlite.ts";
+import { DATABASE_FILE, openSqliteStore } from "../../lib/store/sqlite.ts";
+import { DatabaseSync } from "node:sqlite";
+import { join } from "node:path";
 import { ANONYMOUS, type ConversationStore } from "../../lib/store/store.ts";
 import { startChatGPTWebFake, webErrorScript } from "../_fakes/chatgpt_web_upstream.ts";
 
@@ -614,6 +616,54 @@ Deno.test("settled resolves once an answer whose caller left has stored its part
       await reopened.close();
     }
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** A provider that starts answering only when told, and records how its call ended. */
+class WaitingProvider implements Provider {
+  readonly name = "waiting";
+  readonly defaultModel = "gpt-4o";
+  readonly stateful = false;
+  called = Promise.withResolvers<AbortSignal>();
+
+  async *stream(_req: ChatRequest, ctx: CallContext): AsyncGenerator<ChatEvent> {
+    this.called.resolve(ctx.signal);
+    await new Promise((_, reject) => {
+      if (ctx.signal.aborted) reject(ctx.signal.reason);
+      ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason), { once: true });
+    });
+    yield { type: "done", model: "gpt-4o", finishReason: "stop" };
+  }
+
+  listModels(): Promise<ModelInfo[]> {
+    return Promise.resolve([]);
+  }
+}
+
+Deno.test("ask starts the upstream call before the store has the turn, and stops it when the store refuses the turn", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "eb-engine-" });
+  const store = await openSqliteStore(dir, { busyTimeoutMs: 50 });
+  // Another connection holds the write lock: the turn's transaction cannot start.
+  const other = new DatabaseSync(join(dir, DATABASE_FILE));
+  try {
+    const provider = new WaitingProvider();
+    const engine = createEngine({ store, provider, logger: silentLogger });
+    other.exec("BEGIN IMMEDIATE");
+    const events: AskEvent[] = [];
+    const answer = (async () => {
+      for await (const e of engine.ask({ prompt: "hello" }, ctxOf())) events.push(e);
+    })();
+    const signal = await provider.called.promise;
+    assert.equal(signal.aborted, false, "the upstream call runs while the store works");
+    await assert.rejects(answer, (err: unknown) => err instanceof AppError);
+    assert.equal(signal.aborted, true, "the refused turn stopped the upstream call");
+    assert.deepEqual(events, [], "nothing reached the client");
+    other.exec("ROLLBACK");
+    assert.deepEqual(await store.list(ANONYMOUS), []);
+  } finally {
+    other.close();
+    await store.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { AppError, Code } from "../../lib/errors.ts";
-import { DATABASE_FILE, openSqliteStore } from "../../lib/store/sqlite.ts";
+import { DATABASE_FILE, openSqliteStore, openSqliteStoreInThread } from "../../lib/store/sqlite.ts";
 import { LATEST_VERSION } from "../../lib/store/migrations.ts";
 import { ANONYMOUS, type ConversationStore } from "../../lib/store/store.ts";
 
@@ -439,6 +439,62 @@ Deno.test("saveDraft keeps the text of a reply in progress and leaves a finished
     assert.equal((await store.getMessage(u.id))?.content, "q");
   } finally {
     await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("writes that gather while an fsync runs commit together, and close keeps every one it acknowledges", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "eb-store-" });
+  try {
+    // On this thread, as the store's worker runs it.
+    const store = await openSqliteStoreInThread(dir);
+    const conv = await store.createConversation({ owner: ANONYMOUS });
+    const writes: Promise<unknown>[] = [];
+    for (let turn = 0; turn < 5; turn++) {
+      // Each turn of the event loop adds durable writes and one that fails;
+      // the first durable write starts an fsync, the next ones gather meanwhile.
+      for (let i = 0; i < 8; i++) {
+        writes.push(store.appendMessage({
+          conversationId: conv.id,
+          parentId: null,
+          role: "user",
+          content: `t${turn}m${i}`,
+        }));
+      }
+      writes.push(
+        store.appendMessage({
+          conversationId: conv.id,
+          parentId: "nope",
+          role: "user",
+          content: "x",
+        })
+          .then(() => assert.fail("a message with an unknown parent was stored"), (err) => {
+            assert.ok(err instanceof AppError && err.code === Code.NotFound);
+          }),
+      );
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    // Writes made in the same turn as close are still committed and synced by it.
+    const last = store.appendMessage({
+      conversationId: conv.id,
+      parentId: null,
+      role: "user",
+      content: "last",
+    });
+    await store.close();
+    await Promise.all([...writes, last]);
+    const db = new DatabaseSync(join(dir, DATABASE_FILE));
+    try {
+      const rows = db.prepare("SELECT content FROM messages WHERE conversation_id = ?").all(
+        conv.id,
+      );
+      assert.equal(rows.length, 5 * 8 + 1);
+      assert.ok(!rows.some((r) => r.content === "x"));
+      assert.ok(rows.some((r) => r.content === "last"));
+    } finally {
+      db.close();
+    }
+  } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
