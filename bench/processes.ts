@@ -236,17 +236,29 @@ function cpuMs(pid: number): number {
   }
 }
 
+/** Bytes a process has caused to be written to storage so far (`/proc/<pid>/io`). */
+function writeBytes(pid: number): number {
+  try {
+    const m = /^write_bytes:\s+(\d+)/m.exec(Deno.readTextFileSync(`/proc/${pid}/io`));
+    return m ? Number(m[1]) : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
 /** Samples a process's resident memory and CPU time while a run goes on. */
 export class RssSampler {
   #pid: number;
   #peakKb = 0;
   #cpu0: number;
+  #written0: number;
   #timer: ReturnType<typeof setInterval>;
 
   /** @param pid the process; @param everyMs the sampling interval */
   constructor(pid: number, everyMs = 100) {
     this.#pid = pid;
     this.#cpu0 = cpuMs(pid);
+    this.#written0 = writeBytes(pid);
     this.#sample();
     this.#timer = setInterval(() => this.#sample(), everyMs);
   }
@@ -258,15 +270,17 @@ export class RssSampler {
 
   /**
    * Stops sampling; returns the peak VmRSS seen and the process's VmHWM, in
-   * MiB, and the CPU time it used meanwhile, in ms.
+   * MiB, the CPU time it used meanwhile, in ms, and the bytes it wrote to
+   * storage meanwhile (its database's WAL and checkpoints), in KiB.
    */
-  stop(): { peakMiB: number; hwmMiB: number; cpuMs: number } {
+  stop(): { peakMiB: number; hwmMiB: number; cpuMs: number; writtenKiB: number } {
     clearInterval(this.#timer);
     this.#sample();
     return {
       peakMiB: this.#peakKb / 1024,
       hwmMiB: statusKb(this.#pid, "VmHWM") / 1024,
       cpuMs: cpuMs(this.#pid) - this.#cpu0,
+      writtenKiB: (writeBytes(this.#pid) - this.#written0) / 1024,
     };
   }
 }

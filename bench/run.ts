@@ -52,6 +52,8 @@ export interface Measured extends LoadResult {
   peakRssMiB: number;
   /** The server's CPU time per answered request over the whole run (warm-up included), ms. */
   cpuMsPerReq: number;
+  /** What the server wrote to storage per answered request (warm-up included), KiB. */
+  diskKiBPerReq: number;
 }
 
 async function measure(
@@ -82,15 +84,16 @@ async function measure(
   const rss = sampler.stop();
   const all = result.requests + result.warmupRequests + result.errors;
   const cpuMsPerReq = all > 0 ? rss.cpuMs / all : NaN;
+  const diskKiBPerReq = all > 0 ? rss.writtenKiB / all : NaN;
   const errors = result.errors > 0 ? ` errors=${result.errors}` : "";
   print(
     `  ${scenario.name} ${side} ${protocol}: ${result.rps.toFixed(1)} req/s, ` +
       `delay p50/p99 ${result.delayP50?.toFixed(2)}/${result.delayP99?.toFixed(2)} ms, ` +
       `${result.requests} ok${errors}, rss ${rss.peakMiB.toFixed(0)} MiB, ` +
-      `server cpu ${cpuMsPerReq.toFixed(3)} ms/req`,
+      `server cpu ${cpuMsPerReq.toFixed(3)} ms/req, disk ${diskKiBPerReq.toFixed(1)} KiB/req`,
   );
   if (result.errors > 0) print(`    ${JSON.stringify(result.errorKinds)}`);
-  return { ...result, peakRssMiB: rss.peakMiB, cpuMsPerReq };
+  return { ...result, peakRssMiB: rss.peakMiB, cpuMsPerReq, diskKiBPerReq };
 }
 
 async function main(): Promise<void> {

@@ -59,8 +59,8 @@ export function table(rows: Row[], info: { rounds: number; cores: number }): str
   const lines = [
     `Medians of ${info.rounds} round(s), (min–max) spread; A = DIRECT, B = EasyBackend (on a PIPE row: the Node byte pipe); ${info.cores} cores.`,
     "",
-    "| scenario | A req/s | B req/s | B/A | B/PIPE | A ttfc p50/p99 ms | B ttfc p50/p99 ms | A delay p50/p99 ms | B delay p50/p99 ms | B done / errors | B peak RSS MiB | B CPU ms/req | target |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| scenario | A req/s | B req/s | B/A | B/PIPE | A ttfc p50/p99 ms | B ttfc p50/p99 ms | A delay p50/p99 ms | B delay p50/p99 ms | B done / errors | B peak RSS MiB | B CPU ms/req | B disk KiB/req | target |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   ];
   const m = (xs: Measured[], k: keyof Measured) => median(xs.map((x) => x[k] as number));
   const line = (name: string, A: Measured[], B: Measured[], vsPipe: string, target: string) =>
@@ -72,8 +72,8 @@ export function table(rows: Row[], info: { rounds: number; cores: number }): str
       withSpread(B.map((b) => b.delayP50), 2)
     } / ${withSpread(B.map((b) => b.delayP99), 1)} | ${B.map((b) => b.requests).join(",")} / ${
       B.map((b) => b.errors).join(",")
-    } | ${f(Math.max(...B.map((b) => b.peakRssMiB)), 0)} | ${
-      f(m(B, "cpuMsPerReq"), 3)
+    } | ${f(Math.max(...B.map((b) => b.peakRssMiB)), 0)} | ${f(m(B, "cpuMsPerReq"), 3)} | ${
+      f(m(B, "diskKiBPerReq"), 1)
     } | ${target} |`;
   for (const row of rows) {
     const { A, P, B, scenario: s } = row;

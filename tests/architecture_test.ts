@@ -78,6 +78,7 @@ const ALLOWED: Record<string, string[]> = {
     "lib/engine/",
     "type:lib/providers/provider.ts",
     "lib/store/store.ts",
+    "lib/store/row_id.ts",
     "lib/errors.ts",
     "lib/log.ts",
     "type:lib/metrics.ts",

@@ -28,6 +28,7 @@ import type {
 import { buildContext, type BuiltContext, type HistoryMessage } from "./context.ts";
 import { encodingForModel, tokenCounterFor } from "../tokens.ts";
 import { checkMessagesChars, limitPassThrough } from "./prompt_size.ts";
+import { newRowId } from "../store/row_id.ts";
 import { streamOrStartOver } from "./start_over.ts";
 import type { AskEvent, AskInput, ConversationTree, Engine } from "./types.ts";
 
@@ -240,9 +241,9 @@ export function createEngine(options: EngineOptions): CoreEngine {
       // The ids are chosen here, so that the upstream call starts at once,
       // while the store commits the turn and syncs it to disk.
       const ids: TurnIds = {
-        conversationId: resolved.conversation?.id ?? crypto.randomUUID(),
-        userMessageId: crypto.randomUUID(),
-        assistantMessageId: crypto.randomUUID(),
+        conversationId: resolved.conversation?.id ?? newRowId(),
+        userMessageId: newRowId(),
+        assistantMessageId: newRowId(),
       };
       const turn = storeTurn(input, resolved, context, ctx, ids);
       // The caller may stop (a client gone) before this is awaited: keep a failure handled.

@@ -37,6 +37,7 @@ import type {
   StartedTurn,
 } from "./store.ts";
 import { migrate } from "./migrations.ts";
+import { newRowId } from "./row_id.ts";
 import { openWorkerStore } from "./sqlite_client.ts";
 import { inStoreWorker, serveStoreWorker } from "./sqlite_worker.ts";
 import type { Role } from "../providers/provider.ts";
@@ -421,7 +422,7 @@ class SqliteStore implements ConversationStore {
   createConversation(input: { id?: string; owner: string; title?: string }) {
     return this.#write(
       () => {
-        const id = input.id ?? crypto.randomUUID();
+        const id = input.id ?? newRowId();
         const now = this.#now();
         this.#stmt("insertConversation").run(id, input.owner, input.title ?? "", now, now);
         return toConversation(this.#stmt("getConversation").get(id, input.owner)!);
@@ -457,7 +458,7 @@ class SqliteStore implements ConversationStore {
       throw new AppError(Code.NotFound, `Cannot find conversation ${input.conversationId}`);
     }
     const message: Message = {
-      id: input.id ?? crypto.randomUUID(),
+      id: input.id ?? newRowId(),
       conversationId: input.conversationId,
       parentId: input.parentId,
       role: input.role,
@@ -505,7 +506,7 @@ class SqliteStore implements ConversationStore {
       let parentId = turn.parentId;
       if (turn.newConversation) {
         const { owner, title, system } = turn.newConversation;
-        conversationId = turn.ids?.conversationId ?? crypto.randomUUID();
+        conversationId = turn.ids?.conversationId ?? newRowId();
         const now = this.#now();
         this.#stmt("insertConversation").run(conversationId, owner, title, now, now);
         if (system) {
