@@ -49,25 +49,73 @@ export function describeError(err: unknown, depth = 0): unknown {
 
 /** Creates the root logger. */
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const min = RANK[options.level ?? "info"];
-  const write = options.write ?? writeStdout;
-  const now = options.now ?? (() => new Date());
-  function make(base: LogFields): Logger {
-    function emit(level: LogLevel, msg: string, fields?: LogFields): void {
-      if (RANK[level] < min) return;
-      const line: LogFields = { time: now().toISOString(), level, msg, ...base, ...fields };
-      if (line.err !== undefined) line.err = describeError(line.err);
-      write(JSON.stringify(line));
-    }
-    return {
-      debug: (msg, fields) => emit("debug", msg, fields),
-      info: (msg, fields) => emit("info", msg, fields),
-      warn: (msg, fields) => emit("warn", msg, fields),
-      error: (msg, fields) => emit("error", msg, fields),
-      child: (fields) => make({ ...base, ...fields }),
-    };
+  return new JsonLogger(
+    {
+      min: RANK[options.level ?? "info"],
+      write: options.write ?? writeStdout,
+      now: options.now ?? (() => new Date()),
+    },
+    null,
+    {},
+  );
+}
+
+/** Where a logger's lines go, shared by it and its children. */
+interface Sink {
+  min: number;
+  write: (line: string) => void;
+  now: () => Date;
+}
+
+/**
+ * A logger whose child is one object that points at its parent: a call keeps
+ * one or two children alive for as long as it runs (thousands at once), and
+ * the fields are merged only when a line is written.
+ */
+class JsonLogger implements Logger {
+  readonly #sink: Sink;
+  readonly #parent: JsonLogger | null;
+  readonly #fields: LogFields;
+
+  constructor(sink: Sink, parent: JsonLogger | null, fields: LogFields) {
+    this.#sink = sink;
+    this.#parent = parent;
+    this.#fields = fields;
   }
-  return make({});
+
+  debug(msg: string, fields?: LogFields): void {
+    this.#emit("debug", msg, fields);
+  }
+
+  info(msg: string, fields?: LogFields): void {
+    this.#emit("info", msg, fields);
+  }
+
+  warn(msg: string, fields?: LogFields): void {
+    this.#emit("warn", msg, fields);
+  }
+
+  error(msg: string, fields?: LogFields): void {
+    this.#emit("error", msg, fields);
+  }
+
+  child(fields: LogFields): Logger {
+    return new JsonLogger(this.#sink, this, fields);
+  }
+
+  #addFields(line: LogFields): void {
+    if (this.#parent !== null) this.#parent.#addFields(line);
+    Object.assign(line, this.#fields);
+  }
+
+  #emit(level: LogLevel, msg: string, fields?: LogFields): void {
+    if (RANK[level] < this.#sink.min) return;
+    const line: LogFields = { time: this.#sink.now().toISOString(), level, msg };
+    this.#addFields(line);
+    if (fields) Object.assign(line, fields);
+    if (line.err !== undefined) line.err = describeError(line.err);
+    this.#sink.write(JSON.stringify(line));
+  }
 }
 
 /** A logger that drops everything, for tests and tools. */

@@ -22,6 +22,7 @@ import type {
   ConversationStore,
   ListOptions,
   Message,
+  StartedTurn,
   TokenCount,
   TurnIds,
 } from "../store/store.ts";
@@ -232,12 +233,18 @@ export function createEngine(options: EngineOptions): CoreEngine {
       validate(input);
       if (ctx.signal.aborted) throw abortReason(ctx.signal);
       const model = input.model || defaultModel;
-      const resolved = await resolve(input, ctx);
+      // The path, its context and the request go once the upstream call has
+      // them (below): a long conversation's rows are not kept per stream.
+      let resolved: Resolved | null = await resolve(input, ctx);
       const prompt: ChatMessage = { role: "user", content: input.prompt };
-      const context = await buildContext(history(resolved, instructionsOf(input)), prompt, {
-        model,
-        contextTokens: options.contextTokens ?? 0,
-      });
+      let context: BuiltContext | null = await buildContext(
+        history(resolved, instructionsOf(input)),
+        prompt,
+        {
+          model,
+          contextTokens: options.contextTokens ?? 0,
+        },
+      );
       // The ids are chosen here, so that the upstream call starts at once,
       // while the store commits the turn and syncs it to disk.
       const ids: TurnIds = {
@@ -245,14 +252,15 @@ export function createEngine(options: EngineOptions): CoreEngine {
         userMessageId: newRowId(),
         assistantMessageId: newRowId(),
       };
-      const turn = storeTurn(input, resolved, context, ctx, ids);
+      let turn: Promise<StartedTurn> | null = storeTurn(input, resolved, context, ctx, ids);
       // The caller may stop (a client gone) before this is awaited: keep a failure handled.
       turn.catch(() => {});
       const conversationId = ids.conversationId!;
       const messageId = ids.assistantMessageId;
       const log = ctx.logger.child({ conversationId, messageId });
-      log.debug("ask started", { promptTokens: context.tokens, dropped: context.dropped });
-      const req: ChatRequest = {
+      const promptTokens = context.tokens;
+      log.debug("ask started", { promptTokens, dropped: context.dropped });
+      let req: ChatRequest | null = {
         model,
         messages: context.messages,
         upstreamParent: upstreamParent(resolved),
@@ -290,12 +298,17 @@ export function createEngine(options: EngineOptions): CoreEngine {
       const events = (req.upstreamParent
         ? streamOrStartOver(provider, req, callCtx)
         : provider.stream(req, callCtx))[Symbol.asyncIterator]();
+      resolved = null;
+      context = null;
+      req = null;
       let next: Promise<IteratorResult<ChatEvent>> | null = events.next();
       let closed = false;
       let stored = false;
       next.catch(() => {});
       try {
         const { durable } = await turn;
+        // Its rows are not needed: let them go while the answer streams.
+        turn = null;
         stored = true;
         await durable;
         yield {
@@ -343,7 +356,7 @@ export function createEngine(options: EngineOptions): CoreEngine {
             },
           );
         }
-        const { usage, tokens } = await replyTokens(done, model, context.tokens, text);
+        const { usage, tokens } = await replyTokens(done, model, promptTokens, text);
         await store.finishMessage(messageId, {
           content: text,
           status: "complete",

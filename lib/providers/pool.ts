@@ -134,7 +134,12 @@ export class KeyPool {
           const r = await watch.race(iterator.next());
           watch.disarm();
           if (r.done) break;
-          if (!started) this.#succeeded(slot);
+          if (!started) {
+            this.#succeeded(slot);
+            // Nothing is retried from here on: let go of the attempt's request
+            // (a long conversation's body) while the answer streams.
+            attempt = spentAttempt;
+          }
           started = true;
           if (r.value.type === "done") answered = true;
           yield r.value;
@@ -476,6 +481,11 @@ class Watchdog {
     this.signal.removeEventListener("abort", this.#onAbort);
     if (!keepFollowing) this.#parent.removeEventListener("abort", this.#follow);
   }
+}
+
+/** What {@link KeyPool.stream} holds instead of its attempt once the answer started. */
+function spentAttempt(): never {
+  throw new Error("Cannot start another attempt: the answer has started");
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -44,6 +44,14 @@ export interface OpenAIProviderOptions {
   logger: Logger;
 }
 
+/** One streaming attempt's request: the serialized body, the model asked for, the key. */
+interface Attempt {
+  body: string;
+  model: string;
+  key: string;
+  signal: AbortSignal;
+}
+
 /** Largest error body read from the upstream, in characters. */
 const MAX_ERROR_BODY = 64 * 1024;
 /** Largest non-streamed answer read when a server answers a stream request with JSON, in bytes. */
@@ -80,7 +88,11 @@ export class OpenAIProvider implements Provider {
 
   /** Streams one answer: deltas, then one `done`; failures are thrown. */
   stream(req: ChatRequest, ctx: CallContext): AsyncIterable<ChatEvent> {
-    return this.#pool.stream((key, signal) => this.#attempt(req, key, signal), ctx);
+    // Serialized once for every attempt; the request's messages are not kept
+    // while the answer streams (a long conversation's, per stream).
+    const body = JSON.stringify(chatBody(req));
+    const model = req.model;
+    return this.#pool.stream((key, signal) => this.#attempt(body, model, key, signal), ctx);
   }
 
   /** The upstream's models, or the configured model when it cannot list them. */
@@ -89,7 +101,7 @@ export class OpenAIProvider implements Provider {
     let res: Response;
     try {
       res = await this.#pool.request(
-        (key, signal) => this.#send("/models", "GET", key, null, signal),
+        (key, signal) => this.#send("/models", "GET", key, null, signal, false),
         ctx,
       );
     } catch (err) {
@@ -119,37 +131,39 @@ export class OpenAIProvider implements Provider {
     }
   }
 
-  /** One streaming attempt with one key. */
-  #attempt(req: ChatRequest, key: string, signal: AbortSignal): AsyncGenerator<ChatEvent> {
+  /**
+   * One streaming attempt with one key.
+   * @param body the request body, serialized
+   * @param model the model asked for, reported when the answer names none
+   */
+  #attempt(body: string, model: string, key: string, signal: AbortSignal) {
     return this.#http
-      ? this.#attemptHttp1(this.#http, req, key, signal)
-      : this.#attemptFetch(req, key, signal);
+      ? this.#attemptHttp1(this.#http, { body, model, key, signal })
+      : this.#attemptFetch({ body, model, key, signal });
   }
 
   /** {@link #attempt} over the HTTP/1.1 client. */
-  async *#attemptHttp1(
-    http: Http1Client,
-    req: ChatRequest,
-    key: string,
-    signal: AbortSignal,
-  ): AsyncGenerator<ChatEvent> {
+  async *#attemptHttp1(http: Http1Client, a: Attempt): AsyncGenerator<ChatEvent> {
+    const { model, signal } = a;
     let res: Http1Response;
     try {
       res = await http.request(endpoint(this.#baseUrl, "/chat/completions"), {
         method: "POST",
-        headers: upstreamHeaders(key, true),
-        body: JSON.stringify(chatBody(req)),
+        headers: upstreamHeaders(a.key, true),
+        body: a.body,
         signal,
       });
     } catch (err) {
       throw errorFromConnection(err, signal);
     }
-    const folder = new ChunkFolder(req.model);
+    // Sent: the body is not kept while the answer streams.
+    a.body = "";
+    const folder = new ChunkFolder(model);
     try {
       if (!res.ok) throw await this.#failure(res, signal);
       const type = res.headers.get("content-type") ?? "";
       if (!type.includes("text/event-stream")) {
-        yield* completionEvents(JSON.parse(await res.text(MAX_COMPLETION_BODY)), req.model);
+        yield* completionEvents(JSON.parse(await res.text(MAX_COMPLETION_BODY)), model);
         return;
       }
       // The body's views (no second buffer). This generator, not the loop,
@@ -166,26 +180,24 @@ export class OpenAIProvider implements Provider {
   }
 
   /** {@link #attempt} over `fetch` (through the proxy, when one is set). */
-  async *#attemptFetch(
-    req: ChatRequest,
-    key: string,
-    signal: AbortSignal,
-  ): AsyncGenerator<ChatEvent> {
-    const res = await this.#send("/chat/completions", "POST", key, chatBody(req), signal);
+  async *#attemptFetch(a: Attempt): AsyncGenerator<ChatEvent> {
+    const { model, signal } = a;
+    const res = await this.#send("/chat/completions", "POST", a.key, a.body, signal, true);
+    a.body = "";
     if (!res.ok) throw await this.#failure(res, signal);
     if (!res.body) throw truncatedStream("the answer has no body");
     const type = res.headers.get("content-type") ?? "";
     let reader: BytesReader | null = null;
     try {
       if (!type.includes("text/event-stream")) {
-        yield* completionEvents(JSON.parse(await res.text()), req.model);
+        yield* completionEvents(JSON.parse(await res.text()), model);
         return;
       }
       const bytes = reader = bodyReader(res.body);
       yield* streamChunks(async () => {
         const r = await bytes.read();
         return r.done ? null : r.value;
-      }, new ChunkFolder(req.model));
+      }, new ChunkFolder(model));
     } catch (err) {
       if (err instanceof AppError && !signal.aborted) throw err;
       if (err instanceof SyntaxError) throw truncatedStream("the answer is not JSON", err);
@@ -202,15 +214,15 @@ export class OpenAIProvider implements Provider {
     path: string,
     method: "GET" | "POST",
     key: string,
-    body: Record<string, unknown> | null,
+    body: string | null,
     signal: AbortSignal,
+    stream: boolean,
   ): Promise<Response> {
-    const stream = body !== null && body.stream === true;
     try {
       return await this.#fetch(endpoint(this.#baseUrl, path), {
         method,
         headers: upstreamHeaders(key, stream),
-        body: body === null ? undefined : JSON.stringify(body),
+        body: body ?? undefined,
         signal,
       });
     } catch (err) {
@@ -239,8 +251,10 @@ export class OpenAIProvider implements Provider {
 
   /** The raw pass-through: the client's body as is, with our key. */
   #passThrough(body: Record<string, unknown>, ctx: CallContext): Promise<Response> {
+    const text = JSON.stringify(body);
+    const stream = body.stream === true;
     return this.#pool.request(
-      (key, signal) => this.#send("/chat/completions", "POST", key, body, signal),
+      (key, signal) => this.#send("/chat/completions", "POST", key, text, signal, stream),
       ctx,
     );
   }
