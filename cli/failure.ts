@@ -90,6 +90,41 @@ export function serverFailure(
   return new AppError(code, `${text} (${where.status})`);
 }
 
+/**
+ * A failed answer whose partial reply the server kept (stored `incomplete`):
+ * its ids say where the next question continues, also in a conversation the
+ * failed answer had just started.
+ */
+export class PartialAnswerError extends AppError {
+  /** The conversation of the partial reply. */
+  readonly conversationId: string;
+  /** The partial reply: the parent of the next question. */
+  readonly parentId: string;
+
+  constructor(failure: AppError, ids: { conversationId: string; parentId: string }) {
+    super(failure.code, failure.message, { cause: failure.cause, reason: failure.reason });
+    this.name = "PartialAnswerError";
+    this.conversationId = ids.conversationId;
+    this.parentId = ids.parentId;
+  }
+}
+
+/**
+ * The failure of an answer's error frame (`{code, message}`, plus
+ * `conversation_id` and `parent_id` when the server kept the partial reply).
+ */
+export function answerFailure(frame: Record<string, unknown>): AppError {
+  const message = typeof frame.message === "string" ? frame.message : "";
+  const failure = serverFailure(codeFromName(frame.code), message, {
+    status: String(frame.code ?? "error"),
+  });
+  const conversationId = frame.conversation_id;
+  const parentId = frame.parent_id;
+  if (typeof conversationId !== "string" || typeof parentId !== "string") return failure;
+  if (conversationId === "" || parentId === "") return failure;
+  return new PartialAnswerError(failure, { conversationId, parentId });
+}
+
 /** The failure of a server that cannot be reached at all. */
 export function unreachable(address: string, cause: unknown): AppError {
   const detail = messageChain(cause);

@@ -8,7 +8,7 @@
 
 import { type CliOptions, HELP, parseCliArgs, UsageError } from "./args.ts";
 import type { ChatClient } from "./client.ts";
-import { describeFailure } from "./failure.ts";
+import { describeFailure, PartialAnswerError } from "./failure.ts";
 import { runOneShot } from "./oneshot.ts";
 import { createGrpcClient } from "./protocols/grpc.ts";
 import { createHttpClient } from "./protocols/http.ts";
@@ -101,6 +101,10 @@ async function oneShotMode(options: CliOptions, client: ChatClient): Promise<num
     return 0;
   } catch (e) {
     await err(`error: ${describeFailure(e)}\n`);
+    // The server kept the partial reply: say where to continue, as after an answer.
+    if (e instanceof PartialAnswerError) {
+      await err(`conversation_id=${e.conversationId} parent_id=${e.parentId}\n`);
+    }
     return controller.signal.aborted ? 130 : 1;
   } finally {
     Deno.removeSignalListener("SIGINT", onInterrupt);

@@ -7,7 +7,7 @@
  */
 
 import type { ChatClient } from "./client.ts";
-import { describeFailure } from "./failure.ts";
+import { describeFailure, PartialAnswerError } from "./failure.ts";
 import { AppError, Code } from "../lib/errors.ts";
 
 /** Where the conversation stands: what the next question continues. */
@@ -91,6 +91,12 @@ async function answer(prompt: string, options: ReplOptions): Promise<void> {
     const sep = wrote === "" || wrote.endsWith("\n") ? "" : "\n";
     const isCancel = err instanceof AppError && err.code === Code.Canceled;
     await write(`${sep}${isCancel ? "[canceled]" : `error: ${describeFailure(err)}`}\n`);
+    if (err instanceof PartialAnswerError) {
+      // The server kept the partial reply: the next question follows it.
+      state.conversationId = err.conversationId;
+      state.parentId = err.parentId;
+      await write(where(state));
+    }
   } finally {
     options.onAnswer(null);
   }

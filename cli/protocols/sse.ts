@@ -8,7 +8,7 @@
 import { AppError, Code } from "../../lib/errors.ts";
 import { parseSSE } from "../../lib/sse/parse.ts";
 import type { AnswerEvent, AskRequest, ChatClient } from "../client.ts";
-import { canceled, codeFromName, serverFailure } from "../failure.ts";
+import { answerFailure, canceled } from "../failure.ts";
 import { askBody, askPath, type HttpClientOptions } from "./http.ts";
 import { RestApi } from "./rest.ts";
 
@@ -69,14 +69,14 @@ export function toAnswerEvent(event: string, data: string): AnswerEvent | null {
     };
   }
   if (event === "error") {
-    let d: { code?: unknown; message?: unknown } = {};
+    let d: Record<string, unknown> = {};
     try {
-      d = JSON.parse(data);
+      const parsed = JSON.parse(data);
+      if (typeof parsed === "object" && parsed !== null) d = parsed;
     } catch {
       // A malformed error event is still an error.
     }
-    const message = typeof d.message === "string" ? d.message : "";
-    throw serverFailure(codeFromName(d.code), message, { status: String(d.code ?? "error") });
+    throw answerFailure(d);
   }
   return null;
 }

@@ -8,7 +8,7 @@
 
 import { AppError, Code } from "../../lib/errors.ts";
 import type { AnswerEvent, AskRequest, ChatClient } from "../client.ts";
-import { canceled, codeFromName, serverFailure, unreachable } from "../failure.ts";
+import { answerFailure, canceled, serverFailure, unreachable } from "../failure.ts";
 import { RestApi } from "./rest.ts";
 import { AsyncQueue } from "./queue.ts";
 
@@ -148,10 +148,8 @@ export function toAnswerEvent(frame: Frame): AnswerEvent | null {
         model: typeof frame.model === "string" ? frame.model : null,
         usage: frame.usage ?? null,
       };
-    case "error": {
-      const message = typeof frame.message === "string" ? frame.message : "";
-      throw serverFailure(codeFromName(frame.code), message, { status: String(frame.code) });
-    }
+    case "error":
+      throw answerFailure(frame);
     default:
       return null;
   }

@@ -1,7 +1,8 @@
 /**
  * The interactive client in a real terminal (tmux) against `main.ts` with the
  * fake OpenAI upstream: two turns, `/branch`, Ctrl-C mid-answer (the upstream
- * call stops, the client stays), `/history`, `/quit`; Ctrl-C at the prompt exits.
+ * call stops, the client stays), `/history`, `/quit`; an answer that fails
+ * midway and the next question after its partial reply; Ctrl-C at the prompt exits.
  */
 
 import assert from "node:assert/strict";
@@ -117,6 +118,23 @@ Deno.test("chat interactive holds a branching conversation and cancels an answer
           await pane.send("-l", "/list");
           await pane.send("Enter");
           await pane.waitFor(/you> \/list\n[^\n]*hello over ws[\s\S]*you> $/m);
+
+          // An answer that fails midway (no end marker): the server keeps the
+          // partial reply, and the next question follows it.
+          fake.next({
+            steps: [
+              sse(chunk({ role: "assistant", content: "" })),
+              sse(chunk({ content: "broken-piece" })),
+            ],
+          });
+          await pane.send("-l", "failing one");
+          await pane.send("Enter", "Enter");
+          await pane.waitFor(
+            /broken-piece\nerror: [^\n]+\n\[conversation_id=\S+ parent_id=\S+\]\s*\n\s*you> $/m,
+          );
+          await pane.send("-l", "after the failure");
+          await pane.send("Enter", "Enter");
+          await pane.waitFor(/Heard 5 messages: [^\n]*broken-piece \| user: after the failure/);
 
           // Ctrl-C mid-answer sends the JSON cancel frame: the upstream call stops.
           fake.next(STALLED_ANSWER);

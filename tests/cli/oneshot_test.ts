@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { startServer } from "../_helpers/server_process.ts";
 import { makeTestCertificate } from "../_helpers/tls.ts";
 import { idsOf, runChat } from "./_chat.ts";
+import { startOpenAIFake, streamScript } from "../_fakes/openai_upstream.ts";
 
 type Server = Awaited<ReturnType<typeof startServer>>;
 
@@ -188,5 +189,47 @@ Deno.test("chat one-shot trusts the --ca certificate over TLS on every protocol"
     });
   } finally {
     await server.stop();
+  }
+});
+
+Deno.test("chat one-shot prints where to continue after an answer that failed midway, and continuing keeps the partial reply", async (t) => {
+  const fake = await startOpenAIFake();
+  const server = await startServer({
+    env: { API_KEY: "sk-cli-partial-0123456789", API_BASE_URL: fake.url },
+  });
+  try {
+    for (const protocol of ["sse", "ws"]) {
+      await t.step(`over ${protocol}`, async () => {
+        // The upstream stops without its end marker: the reply is kept incomplete.
+        fake.next(streamScript(["Partial ", "reply"], { noDone: true }));
+        const failed = await runChat([...urlArgs(server, protocol), "a question"]);
+        assert.equal(failed.code, 1, failed.stderr);
+        assert.equal(failed.stdout, "Partial reply");
+        assert.match(failed.stderr, /^error: .+\nconversation_id=\S+ parent_id=\S+\n$/);
+        const ids = idsOf(failed.stderr);
+
+        fake.next(streamScript(["Next."]));
+        const next = await runChat([
+          ...urlArgs(server, protocol),
+          "--conversation",
+          ids.conversationId,
+          "--parent",
+          ids.parentId,
+          "go on",
+        ]);
+        assert.equal(next.code, 0, next.stderr);
+        const sent = fake.requests.at(-1)!.body as {
+          messages: { role: string; content: string }[];
+        };
+        assert.deepEqual(sent.messages.slice(-3), [
+          { role: "user", content: "a question" },
+          { role: "assistant", content: "Partial reply" },
+          { role: "user", content: "go on" },
+        ]);
+      });
+    }
+  } finally {
+    await server.stop();
+    await fake.close();
   }
 });
