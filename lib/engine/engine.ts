@@ -22,7 +22,6 @@ import type {
   ConversationStore,
   ListOptions,
   Message,
-  StartedTurn,
   TokenCount,
   TurnIds,
 } from "../store/store.ts";
@@ -245,16 +244,15 @@ export function createEngine(options: EngineOptions): CoreEngine {
           contextTokens: options.contextTokens ?? 0,
         },
       );
-      // The ids are chosen here, so that the upstream call starts at once,
-      // while the store commits the turn and syncs it to disk.
+      // The ids are chosen here: the engine needs nothing else of the rows.
       const ids: TurnIds = {
         conversationId: resolved.conversation?.id ?? newRowId(),
         userMessageId: newRowId(),
         assistantMessageId: newRowId(),
       };
-      let turn: Promise<StartedTurn> | null = storeTurn(input, resolved, context, ctx, ids);
-      // The caller may stop (a client gone) before this is awaited: keep a failure handled.
-      turn.catch(() => {});
+      // The user's message is stored (committed) before the upstream call; the
+      // call then runs while the store syncs it to disk.
+      const { durable } = await storeTurn(input, resolved, context, ctx, ids);
       const conversationId = ids.conversationId!;
       const messageId = ids.assistantMessageId;
       const log = ctx.logger.child({ conversationId, messageId });
@@ -285,10 +283,8 @@ export function createEngine(options: EngineOptions): CoreEngine {
         if (drafting) drafts?.delete(saveDraft);
         drafting = false;
       };
-      // The upstream call starts while the turn is stored; nothing reaches the
-      // client (not even `start`) before the user's message is on disk, and a
-      // turn the store refuses stops the call.
-      // One controller follows the call's signal through a listener (removed at
+      // Nothing reaches the client (not even `start`) before the user's
+      // message is on disk. One controller follows the call's signal through a listener (removed at
       // the end) rather than an `AbortSignal.any` chain per ask.
       const upstream = new AbortController();
       const follow = () => upstream.abort(ctx.signal.reason);
@@ -303,13 +299,8 @@ export function createEngine(options: EngineOptions): CoreEngine {
       req = null;
       let next: Promise<IteratorResult<ChatEvent>> | null = events.next();
       let closed = false;
-      let stored = false;
       next.catch(() => {});
       try {
-        const { durable } = await turn;
-        // Its rows are not needed: let them go while the answer streams.
-        turn = null;
-        stored = true;
         await durable;
         yield {
           type: "start",
@@ -393,7 +384,7 @@ export function createEngine(options: EngineOptions): CoreEngine {
           await events.return?.().catch(() => {});
         }
         ctx.signal.removeEventListener("abort", follow);
-        if (stored && !finished) {
+        if (!finished) {
           await storeIncomplete(messageId, text, log);
         }
       }
