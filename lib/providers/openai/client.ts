@@ -52,6 +52,17 @@ interface Attempt {
   signal: AbortSignal;
 }
 
+/** One request of {@link OpenAIProvider}'s `#send`. */
+interface SendRequest {
+  method: "GET" | "POST";
+  key: string;
+  /** The body, serialized. */
+  body?: string;
+  signal: AbortSignal;
+  /** Whether the answer is an event stream (for the `accept` header). @default false */
+  stream?: boolean;
+}
+
 /** Largest error body read from the upstream, in characters. */
 const MAX_ERROR_BODY = 64 * 1024;
 /** Largest non-streamed answer read when a server answers a stream request with JSON, in bytes. */
@@ -101,7 +112,7 @@ export class OpenAIProvider implements Provider {
     let res: Response;
     try {
       res = await this.#pool.request(
-        (key, signal) => this.#send("/models", "GET", key, null, signal, false),
+        (key, signal) => this.#send("/models", { method: "GET", key, signal }),
         ctx,
       );
     } catch (err) {
@@ -182,7 +193,13 @@ export class OpenAIProvider implements Provider {
   /** {@link #attempt} over `fetch` (through the proxy, when one is set). */
   async *#attemptFetch(a: Attempt): AsyncGenerator<ChatEvent> {
     const { model, signal } = a;
-    const res = await this.#send("/chat/completions", "POST", a.key, a.body, signal, true);
+    const res = await this.#send("/chat/completions", {
+      method: "POST",
+      key: a.key,
+      body: a.body,
+      signal,
+      stream: true,
+    });
     a.body = "";
     if (!res.ok) throw await this.#failure(res, signal);
     if (!res.body) throw truncatedStream("the answer has no body");
@@ -210,19 +227,13 @@ export class OpenAIProvider implements Provider {
   }
 
   /** Sends one request; connection failures become AppErrors. */
-  async #send(
-    path: string,
-    method: "GET" | "POST",
-    key: string,
-    body: string | null,
-    signal: AbortSignal,
-    stream: boolean,
-  ): Promise<Response> {
+  async #send(path: string, req: SendRequest): Promise<Response> {
+    const { signal } = req;
     try {
       return await this.#fetch(endpoint(this.#baseUrl, path), {
-        method,
-        headers: upstreamHeaders(key, stream),
-        body: body ?? undefined,
+        method: req.method,
+        headers: upstreamHeaders(req.key, req.stream ?? false),
+        body: req.body,
         signal,
       });
     } catch (err) {
@@ -254,7 +265,8 @@ export class OpenAIProvider implements Provider {
     const text = JSON.stringify(body);
     const stream = body.stream === true;
     return this.#pool.request(
-      (key, signal) => this.#send("/chat/completions", "POST", key, text, signal, stream),
+      (key, signal) =>
+        this.#send("/chat/completions", { method: "POST", key, body: text, signal, stream }),
       ctx,
     );
   }
