@@ -2,8 +2,8 @@
  * The conversation store on sqlite (`node:sqlite`, the only module that imports
  * it). One file `<dataDir>/easybackend.db` in WAL mode. Every acknowledged
  * write survives a process crash and a power cut: a write's promise resolves
- * only after the WAL file has been fsynced (an ask commits twice, its start
- * in one transaction and its end, and waits for two fsyncs, never per delta).
+ * only after the WAL file has been fsynced (an ask writes twice, its start
+ * and its end, and waits for two fsyncs that other writes share, never per delta).
  *
  * The fsync is a group commit off the event loop: sqlite commits with
  * `synchronous=NORMAL` (the WAL write, no fsync: sqlite's own guarantee is

@@ -101,8 +101,8 @@ export interface NewTurn {
   /** The model of the reply placeholder. */
   model: string;
   /**
-   * The new rows' ids, chosen by the caller so that it can go on (start the
-   * upstream call) before the store answers. @default random UUIDs
+   * The new rows' ids, when the caller chose them (the engine does, so it
+   * needs nothing else of the stored rows). @default new UUIDv7 ids
    */
   ids?: TurnIds;
 }
