@@ -8,8 +8,8 @@
  * The fsync is a group commit off the event loop: sqlite commits with
  * `synchronous=NORMAL` (the WAL write, no fsync: sqlite's own guarantee is
  * that this never corrupts the database), then `syncData()` on the WAL file
- * runs on a worker thread, and one fsync covers every commit made before it
- * started. With `synchronous=FULL` each commit blocked the event loop for the
+ * runs on the runtime's blocking-task thread, and one fsync covers every
+ * commit made before it started. With `synchronous=FULL` each commit blocked the event loop for the
  * whole fsync (about 5 ms on the benchmark machine), which capped the server
  * at about 40 asks per second whatever the load (BENCHMARKS.md).
  *
@@ -18,6 +18,15 @@
  * and covered by the next. They would wait for that fsync anyway; sharing one
  * commit writes each changed page to the WAL once instead of once per write
  * (about half the bytes per answer, BENCHMARKS.md).
+ *
+ * The statements and commits run on the event loop's thread: a turn's writes
+ * cost about 0.1 ms there, less than handing them to a worker thread and back
+ * (two thread wake-ups per call, each waiting for a core on a loaded machine:
+ * 3-4 ms per answer, BENCHMARKS.md). The writer never waits on the lock of
+ * another process with the event loop blocked: its busy timeout is 0, and a
+ * write that finds the lock taken waits on timers ({@link SqliteStore.#acquire}).
+ * sqlite's automatic checkpoint runs in a commit every 1 000 WAL pages (a few
+ * ms, about every 300 answers under load).
  * @module
  */
 
@@ -38,8 +47,6 @@ import type {
 } from "./store.ts";
 import { migrate } from "./migrations.ts";
 import { newRowId } from "./row_id.ts";
-import { openWorkerStore } from "./sqlite_client.ts";
-import { inStoreWorker, serveStoreWorker } from "./sqlite_worker.ts";
 import type { Role } from "../providers/provider.ts";
 
 /** The file name of the database inside the data dir. */
@@ -100,10 +107,9 @@ const SQL = {
 
 /**
  * Opens (creating if needed) the store in `dataDir`, applies migrations and
- * marks replies left `in_progress` by a crash as `incomplete`. Writes run on
- * a worker that owns the writing connection (this module, run as one:
- * `sqlite_worker.ts`), so statements, commits and checkpoints leave the event
- * loop; reads use a read-only connection on this thread. `close()` stops both.
+ * marks replies left `in_progress` by a crash as `incomplete`. Two connections
+ * on this thread: the writer, and a read-only one for the reads, which sees
+ * every commit and never a write not yet committed. `close()` closes both.
  * @param dataDir the directory of the database file; created when missing
  * @throws {AppError} FailedPrecondition when the directory cannot be written
  */
@@ -111,49 +117,19 @@ export async function openSqliteStore(
   dataDir: string,
   options: SqliteStoreOptions = {},
 ): Promise<ConversationStore> {
-  return await openWorkerStore(dataDir, {
-    logger: options.logger ?? silentLogger,
-    busyTimeoutMs: options.busyTimeoutMs,
-    openReader: () => openReader(dataDir, options.busyTimeoutMs),
-  });
-}
-
-/**
- * A read-only connection on this thread, for the reads: in WAL mode it sees
- * every commit the worker acknowledged, and a read's rows need no copy
- * between threads (a 1 000-message path: 4.3 ms here, 6.0 ms through the worker).
- */
-function openReader(dataDir: string, busyTimeoutMs = 5000): ConversationStore {
-  const db = new DatabaseSync(join(dataDir, DATABASE_FILE), {
-    readOnly: true,
-    timeout: busyTimeoutMs,
-  });
-  return new SqliteStore(db, join(dataDir, DATABASE_FILE) + "-wal");
-}
-
-/**
- * Opens the store on this thread (what the store's worker runs); see
- * {@link openSqliteStore}.
- * @param dataDir the directory of the database file; created when missing
- * @throws {AppError} FailedPrecondition when the directory cannot be written
- */
-export async function openSqliteStoreInThread(
-  dataDir: string,
-  options: SqliteStoreOptions = {},
-): Promise<ConversationStore> {
   await ensureWritableDir(dataDir);
   const logger = options.logger ?? silentLogger;
+  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+  const file = join(dataDir, DATABASE_FILE);
   let db: DatabaseSync;
   try {
-    db = new DatabaseSync(join(dataDir, DATABASE_FILE), {
-      enableForeignKeyConstraints: true,
-      timeout: options.busyTimeoutMs ?? 5000,
-    });
+    db = new DatabaseSync(file, { enableForeignKeyConstraints: true, timeout: busyTimeoutMs });
   } catch (err) {
     throw new AppError(Code.FailedPrecondition, `Cannot open the database in ${dataDir}: ${err}`, {
       cause: err,
     });
   }
+  let reader: DatabaseSync;
   try {
     db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON");
     migrate(db, logger);
@@ -163,6 +139,10 @@ export async function openSqliteStoreInThread(
     if (Number(recovered) > 0) {
       logger.warn("store recovered interrupted replies", { count: Number(recovered) });
     }
+    // From now on a write never blocks the event loop on another process's
+    // lock: the store retries on a timer instead (SqliteStore.#acquire).
+    db.exec("PRAGMA busy_timeout = 0");
+    reader = new DatabaseSync(file, { readOnly: true, timeout: busyTimeoutMs });
   } catch (err) {
     db.close();
     if (err instanceof AppError) throw err;
@@ -170,7 +150,7 @@ export async function openSqliteStoreInThread(
       cause: err,
     });
   }
-  return new SqliteStore(db, join(dataDir, DATABASE_FILE) + "-wal");
+  return new SqliteStore(db, reader, file + "-wal", busyTimeoutMs);
 }
 
 async function ensureWritableDir(dataDir: string): Promise<void> {
@@ -242,39 +222,63 @@ interface Batch {
   durable: PromiseWithResolvers<void> | null;
 }
 
-/** The {@link ConversationStore} on one sqlite connection. */
+/** A write waiting for the write lock ({@link SqliteStore.#acquire}). */
+interface QueuedWrite {
+  fn: () => unknown;
+  committed: PromiseWithResolvers<unknown>;
+  durable: PromiseWithResolvers<void> | null;
+}
+
+/** The {@link ConversationStore} on a writing and a read-only sqlite connection. */
 class SqliteStore implements ConversationStore {
   #db: DatabaseSync | null;
+  #reader: DatabaseSync;
   #statements = new Map<string, StatementSync>();
+  #readStatements = new Map<string, StatementSync>();
   #lastTime = 0;
   #walPath: string;
   #wal: Deno.FsFile | null = null;
+  #busyTimeoutMs: number;
   /** The open transaction that writes join, if any ({@link SqliteStore.#write}). */
   #batch: Batch | null = null;
+  /** Writes waiting, in order, while another connection holds the write lock. */
+  #queue: QueuedWrite[] = [];
+  /** Settles when the queue is empty again (the lock taken, or the wait given up). */
+  #acquiring: Promise<void> | null = null;
   /** The running fsync of the WAL, if any. */
   #syncing: Promise<void> | null = null;
   /** Batches committed since the running fsync started: the next one covers them. */
   #unsynced: PromiseWithResolvers<void>[] = [];
 
-  constructor(db: DatabaseSync, walPath: string) {
+  constructor(db: DatabaseSync, reader: DatabaseSync, walPath: string, busyTimeoutMs: number) {
     this.#db = db;
+    this.#reader = reader;
     this.#walPath = walPath;
+    this.#busyTimeoutMs = busyTimeoutMs;
   }
 
   #open(): DatabaseSync {
-    if (this.#db === null) {
-      throw new AppError(Code.Unavailable, "Cannot use the store: it is closed", {
-        reason: "shutting_down",
-      });
-    }
+    if (this.#db === null) throw closedError();
     return this.#db;
   }
 
+  /** A statement of the writing connection (the writes, and the reads they make). */
   #stmt(key: keyof typeof SQL): StatementSync {
     let stmt = this.#statements.get(key);
     if (stmt === undefined) {
       stmt = this.#open().prepare(SQL[key]);
       this.#statements.set(key, stmt);
+    }
+    return stmt;
+  }
+
+  /** A statement of the read-only connection. */
+  #readStmt(key: keyof typeof SQL): StatementSync {
+    let stmt = this.#readStatements.get(key);
+    if (stmt === undefined) {
+      this.#open();
+      stmt = this.#reader.prepare(SQL[key]);
+      this.#readStatements.set(key, stmt);
     }
     return stmt;
   }
@@ -302,7 +306,9 @@ class SqliteStore implements ConversationStore {
    * turn of the event loop when no fsync runs, else as soon as the running
    * fsync ends: the writes that arrive meanwhile (they would wait for the next
    * fsync anyway) share one commit, and the WAL gets their pages once instead
-   * of once per write. The next fsync then covers the commit.
+   * of once per write. The next fsync then covers the commit. While another
+   * connection holds the write lock, the write waits in order
+   * ({@link SqliteStore.#acquire}).
    * @param fn the statements, synchronous
    * @param durable whether `durable` is wanted (else it is null)
    * @returns `committed` with `fn`'s result once committed (every write of a
@@ -312,10 +318,11 @@ class SqliteStore implements ConversationStore {
     fn: () => T,
     durable: boolean,
   ): { committed: Promise<T>; durable: Promise<void> | null } {
-    let batch: Batch;
+    let batch: Batch | null;
     let out: T;
     try {
-      batch = this.#joinBatch();
+      batch = this.#queue.length > 0 ? null : this.#joinBatch();
+      if (batch === null) return this.#enqueue(fn, durable);
       const db = this.#open();
       db.exec("SAVEPOINT call");
       try {
@@ -348,9 +355,15 @@ class SqliteStore implements ConversationStore {
     return out;
   }
 
-  #joinBatch(): Batch {
+  /** The open transaction, opening one; null when another connection holds the write lock. */
+  #joinBatch(): Batch | null {
     if (this.#batch !== null) return this.#batch;
-    this.#open().exec("BEGIN IMMEDIATE");
+    try {
+      this.#open().exec("BEGIN IMMEDIATE");
+    } catch (err) {
+      if (isBusy(err)) return null;
+      throw err;
+    }
     const batch: Batch = { committed: Promise.withResolvers<void>(), durable: null };
     batch.committed.promise.catch(() => {});
     this.#batch = batch;
@@ -361,6 +374,71 @@ class SqliteStore implements ConversationStore {
       });
     }
     return batch;
+  }
+
+  /** Queues a write until the write lock is free, and starts waiting for it. */
+  #enqueue<T>(
+    fn: () => T,
+    durable: boolean,
+  ): { committed: Promise<T>; durable: Promise<void> | null } {
+    const write: QueuedWrite = {
+      fn,
+      committed: Promise.withResolvers<unknown>(),
+      durable: durable ? Promise.withResolvers<void>() : null,
+    };
+    write.durable?.promise.catch(() => {});
+    this.#queue.push(write);
+    this.#acquiring ??= this.#acquire();
+    return {
+      committed: write.committed.promise as Promise<T>,
+      durable: write.durable?.promise ?? null,
+    };
+  }
+
+  /**
+   * Waits on timers, never blocking the event loop, for the write lock another
+   * connection holds (up to the busy timeout), then runs the queued writes in
+   * order; past the timeout they fail, and change nothing.
+   */
+  async #acquire(): Promise<void> {
+    const deadline = Date.now() + this.#busyTimeoutMs;
+    let delay = 1;
+    try {
+      for (;;) {
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        if (this.#db === null) throw closedError();
+        let batch: Batch | null;
+        try {
+          batch = this.#joinBatch();
+        } catch (err) {
+          throw new AppError(Code.Internal, `Cannot store the change: ${err}`, { cause: err });
+        }
+        if (batch !== null) break;
+        if (Date.now() >= deadline) {
+          throw new AppError(
+            Code.Unavailable,
+            "Cannot store the change: another process holds the database's write lock",
+          );
+        }
+        delay = Math.min(delay * 2, 50);
+      }
+      const queue = this.#queue;
+      this.#queue = [];
+      for (const q of queue) {
+        const r = this.#batchWrite(q.fn, q.durable !== null);
+        r.committed.then(q.committed.resolve, q.committed.reject);
+        r.durable?.then(q.durable!.resolve, q.durable!.reject);
+      }
+    } catch (err) {
+      const queue = this.#queue;
+      this.#queue = [];
+      for (const q of queue) {
+        q.committed.reject(err);
+        q.durable?.reject(err);
+      }
+    } finally {
+      this.#acquiring = null;
+    }
   }
 
   /** Commits the open transaction, if any; a batch that wants durability waits for the next fsync. */
@@ -434,7 +512,7 @@ class SqliteStore implements ConversationStore {
 
   getConversation(id: string, owner: string) {
     return this.#run(() => {
-      const row = this.#stmt("getConversation").get(id, owner);
+      const row = this.#readStmt("getConversation").get(id, owner);
       return row ? toConversation(row) : null;
     });
   }
@@ -575,23 +653,23 @@ class SqliteStore implements ConversationStore {
 
   getMessage(id: string) {
     return this.#run(() => {
-      const row = this.#stmt("getMessage").get(id);
+      const row = this.#readStmt("getMessage").get(id);
       return row ? toMessage(row) : null;
     });
   }
 
   path(messageId: string) {
-    return this.#run(() => this.#stmt("path").all(messageId).map(toMessage));
+    return this.#run(() => this.#readStmt("path").all(messageId).map(toMessage));
   }
 
   messages(conversationId: string) {
-    return this.#run(() => this.#stmt("messages").all(conversationId).map(toMessage));
+    return this.#run(() => this.#readStmt("messages").all(conversationId).map(toMessage));
   }
 
   list(owner: string, options: ListOptions = {}) {
     const limit = Math.max(1, Math.min(options.limit ?? 50, 1000));
     const before = options.before ?? Number.MAX_SAFE_INTEGER;
-    return this.#run(() => this.#stmt("list").all(owner, before, limit).map(toConversation));
+    return this.#run(() => this.#readStmt("list").all(owner, before, limit).map(toConversation));
   }
 
   rename(id: string, owner: string, title: string) {
@@ -608,6 +686,8 @@ class SqliteStore implements ConversationStore {
   }
 
   async close() {
+    // Writes waiting for another process's lock run (or give up) first.
+    while (this.#acquiring !== null) await this.#acquiring;
     if (this.#db !== null) {
       // Commit what was written, and let the fsyncs that cover it end.
       for (;;) {
@@ -618,12 +698,22 @@ class SqliteStore implements ConversationStore {
       const db = this.#db;
       this.#db = null;
       this.#statements.clear();
+      this.#readStatements.clear();
       this.#wal?.close();
       this.#wal = null;
       db.close();
+      this.#reader.close();
     }
   }
 }
 
-// Started as the store's worker (sqlite_client.ts): serve the proxy's calls.
-if (inStoreWorker()) serveStoreWorker(openSqliteStoreInThread);
+function closedError(): AppError {
+  return new AppError(Code.Unavailable, "Cannot use the store: it is closed", {
+    reason: "shutting_down",
+  });
+}
+
+/** Whether a sqlite error says another connection holds the lock (SQLITE_BUSY). */
+function isBusy(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith("database is locked");
+}

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { AppError, Code } from "../../lib/errors.ts";
-import { DATABASE_FILE, openSqliteStore, openSqliteStoreInThread } from "../../lib/store/sqlite.ts";
+import { DATABASE_FILE, openSqliteStore } from "../../lib/store/sqlite.ts";
 import { LATEST_VERSION } from "../../lib/store/migrations.ts";
 import { ANONYMOUS, type ConversationStore } from "../../lib/store/store.ts";
 
@@ -447,7 +447,7 @@ Deno.test("writes that gather while an fsync runs commit together, and close kee
   const dir = await Deno.makeTempDir({ prefix: "eb-store-" });
   try {
     // On this thread, as the store's worker runs it.
-    const store = await openSqliteStoreInThread(dir);
+    const store = await openSqliteStore(dir);
     const conv = await store.createConversation({ owner: ANONYMOUS });
     const writes: Promise<unknown>[] = [];
     for (let turn = 0; turn < 5; turn++) {
@@ -495,6 +495,91 @@ Deno.test("writes that gather while an fsync runs commit together, and close kee
       db.close();
     }
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a write waits for another process's lock without blocking the event loop, in order, and gives up at the busy timeout changing nothing", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "eb-store-" });
+  const store = await openSqliteStore(dir, { busyTimeoutMs: 300 });
+  const other = new DatabaseSync(join(dir, DATABASE_FILE));
+  try {
+    const conv = await store.createConversation({ owner: ANONYMOUS });
+    other.exec("BEGIN IMMEDIATE");
+    const started = performance.now();
+    const first = store.appendMessage({
+      conversationId: conv.id,
+      parentId: null,
+      role: "user",
+      content: "first",
+    });
+    const second = first.then((m) =>
+      store.appendMessage({ conversationId: conv.id, parentId: m.id, role: "user", content: "2" })
+    );
+    const third = store.rename(conv.id, ANONYMOUS, "renamed");
+    // The event loop runs while the writes wait: timers fire and reads answer.
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 10);
+    await new Promise((r) => setTimeout(r, 100));
+    clearInterval(timer);
+    assert.ok(ticks >= 5, `the event loop stalled (${ticks} ticks in 100 ms)`);
+    assert.equal((await store.getConversation(conv.id, ANONYMOUS))?.title, "");
+    other.exec("COMMIT");
+    const m = await first;
+    assert.equal((await second).parentId, m.id);
+    assert.equal(await third, true);
+    assert.ok(performance.now() - started >= 100);
+    assert.equal((await store.getConversation(conv.id, ANONYMOUS))?.title, "renamed");
+
+    // Held past the busy timeout: the waiting writes fail, and store nothing.
+    other.exec("BEGIN IMMEDIATE");
+    const t0 = performance.now();
+    const late = await Promise.allSettled([
+      store.appendMessage({ conversationId: conv.id, parentId: null, role: "user", content: "x" }),
+      store.rename(conv.id, ANONYMOUS, "late"),
+    ]);
+    const waited = performance.now() - t0;
+    other.exec("ROLLBACK");
+    for (const r of late) {
+      assert.equal(r.status, "rejected");
+      const err = (r as PromiseRejectedResult).reason;
+      assert.ok(err instanceof AppError && err.code === Code.Unavailable, String(err));
+      assert.match(err.message, /another process holds the database's write lock/);
+    }
+    assert.ok(waited >= 250 && waited < 2000, `gave up after ${waited} ms`);
+    const rows = await store.messages(conv.id);
+    assert.deepEqual(rows.map((r) => r.content), ["first", "2"]);
+    assert.equal((await store.getConversation(conv.id, ANONYMOUS))?.title, "renamed");
+    // And the store writes again once the lock is free.
+    assert.equal(await store.rename(conv.id, ANONYMOUS, "again"), true);
+  } finally {
+    other.close();
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("close lets a write waiting for another process's lock finish first", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "eb-store-" });
+  const store = await openSqliteStore(dir, { busyTimeoutMs: 5000 });
+  const other = new DatabaseSync(join(dir, DATABASE_FILE));
+  try {
+    const conv = await store.createConversation({ owner: ANONYMOUS });
+    other.exec("BEGIN IMMEDIATE");
+    const write = store.appendMessage({
+      conversationId: conv.id,
+      parentId: null,
+      role: "user",
+      content: "kept",
+    });
+    const closed = store.close();
+    setTimeout(() => other.exec("COMMIT"), 50);
+    await closed;
+    assert.equal((await write).content, "kept");
+    const rows = other.prepare("SELECT content FROM messages").all();
+    assert.deepEqual(rows.map((r) => r.content), ["kept"]);
+  } finally {
+    other.close();
     await Deno.remove(dir, { recursive: true });
   }
 });
