@@ -44,7 +44,8 @@ export type Reason =
   | "upstream_error"
   | "upstream_auth"
   | "upstream_timeout"
-  | "shutting_down";
+  | "shutting_down"
+  | "store_busy";
 
 /** Options of {@link AppError}. */
 export interface AppErrorOptions {

@@ -418,6 +418,7 @@ class SqliteStore implements ConversationStore {
           throw new AppError(
             Code.Unavailable,
             "Cannot store the change: another process holds the database's write lock",
+            { reason: "store_busy", retryAfterMs: 1000 },
           );
         }
         delay = Math.min(delay * 2, 50);

@@ -359,7 +359,10 @@ export function buildOpenApiDocument(): Record<string, unknown> {
         },
         UpstreamFailed: errorResponse("The upstream failed or rejected the key"),
         UpstreamTimeout: errorResponse("The upstream did not answer in time"),
-        ShuttingDown: errorResponse("The server is shutting down; try again"),
+        ShuttingDown: errorResponse(
+          "The server is shutting down (`shutting_down`), or another process holds the " +
+            "database's write lock (`store_busy`, with Retry-After); try again",
+        ),
       },
     },
   };

@@ -31,7 +31,7 @@ export function httpStatus(err: AppError): number {
     case Code.Unimplemented:
       return 501;
     case Code.Unavailable:
-      return err.reason === "shutting_down" ? 503 : 502;
+      return err.reason === "shutting_down" || err.reason === "store_busy" ? 503 : 502;
     case Code.DeadlineExceeded:
       return 504;
     default:

@@ -652,7 +652,7 @@ Deno.test("ask stores the user's message before the upstream call, and makes no 
       (async () => {
         for await (const e of engine.ask({ prompt: "hello" }, ctxOf())) events.push(e);
       })(),
-      (err: unknown) => err instanceof AppError,
+      (err: unknown) => err instanceof AppError && err.code === Code.Unavailable,
     );
     assert.equal(provider.calls, 0, "the upstream was called for a question not stored");
     assert.deepEqual(events, [], "nothing reached the client");

@@ -11,7 +11,9 @@ import { createLogger } from "../../lib/log.ts";
 import { MetricsRegistry } from "../../lib/metrics.ts";
 import { EchoProvider } from "../../lib/providers/echo/client.ts";
 import { parseSSE, type SSEEvent } from "../../lib/sse/parse.ts";
-import { openSqliteStore } from "../../lib/store/sqlite.ts";
+import { DATABASE_FILE, openSqliteStore } from "../../lib/store/sqlite.ts";
+import { DatabaseSync } from "node:sqlite";
+import { join } from "node:path";
 import type { ServerHandle } from "../../lib/transports/context.ts";
 import { serveHttp } from "../../lib/transports/http.ts";
 import { CORS_HEADERS } from "../../lib/transports/http_response.ts";
@@ -20,6 +22,7 @@ import { buildOpenApiDocument } from "../../lib/transports/openapi.ts";
 
 interface App {
   url: string;
+  dir: string;
   logs: string[];
   handle: ServerHandle;
   close(): Promise<void>;
@@ -27,7 +30,7 @@ interface App {
 
 async function startApp(
   env: Record<string, string> = {},
-  options: { delayMs?: number; keepAliveMs?: number } = {},
+  options: { delayMs?: number; keepAliveMs?: number; busyTimeoutMs?: number } = {},
 ): Promise<App> {
   const dir = await Deno.makeTempDir({ prefix: "eb-http-" });
   const parsed = parseConfig([], { HOST: "127.0.0.1", HTTP_PORT: "0", DATA_DIR: dir, ...env });
@@ -35,7 +38,7 @@ async function startApp(
   const config = parsed.config;
   const logs: string[] = [];
   const logger = createLogger({ level: "debug", write: (l) => logs.push(l) });
-  const store = await openSqliteStore(dir);
+  const store = await openSqliteStore(dir, { busyTimeoutMs: options.busyTimeoutMs });
   const metrics = new MetricsRegistry();
   const engine = observeEngine(
     createEngine({ store, provider: new EchoProvider({ delayMs: options.delayMs }), logger }),
@@ -47,6 +50,7 @@ async function startApp(
   });
   return {
     url: `http://127.0.0.1:${handle.port}`,
+    dir,
     logs,
     handle,
     async close() {
@@ -558,6 +562,31 @@ Deno.test("every answer carries the CORS headers and a request id: JSON, SSE, an
     assert.match(answers[3].headers.get("content-type") ?? "", /^application\/json/);
     assert.equal(await answers[3].text(), "");
   } finally {
+    await app.close();
+  }
+});
+
+Deno.test("an ask is a 503 store_busy with Retry-After, storing nothing, while another process holds the write lock past the busy timeout", async () => {
+  const app = await startApp({}, { busyTimeoutMs: 100 });
+  const other = new DatabaseSync(join(app.dir, DATABASE_FILE));
+  try {
+    other.exec("BEGIN IMMEDIATE");
+    const res = await post(`${app.url}/ask/new`, { prompt: "hi" });
+    assert.equal(res.status, 503);
+    assert.equal(res.headers.get("retry-after"), "1");
+    const body = await res.json();
+    assert.equal(body.error.code, "store_busy");
+    assert.match(body.error.message, /another process holds the database's write lock/);
+    // Reads go on meanwhile.
+    const list = await fetch(`${app.url}/conversations`);
+    assert.equal(list.status, 200);
+    assert.deepEqual((await list.json()).items, []);
+    other.exec("ROLLBACK");
+    const ok = await post(`${app.url}/ask/new`, { prompt: "hi" });
+    assert.equal(ok.status, 200);
+    await ok.body?.cancel();
+  } finally {
+    other.close();
     await app.close();
   }
 });
