@@ -1,7 +1,7 @@
 /**
  * The store alone: 6 000 turns (`startTurn`, its durability, `finishMessage`)
- * by 64 concurrent askers through the store's worker, as the engine makes
- * them; prints the CPU of the process (both threads) per turn and turns/s.
+ * by 64 concurrent askers, as the engine makes them; prints the CPU of the
+ * process (all its threads) per turn and turns/s.
  * Another checkout's store can be measured the same way for a before/after.
  *
  *   deno run -A bench/store_turns.ts [checkout root, default: this one] [reply characters, default 26]

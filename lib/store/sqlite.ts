@@ -103,6 +103,12 @@ const SQL = {
   deleteMessages: `DELETE FROM messages WHERE conversation_id =
     (SELECT id FROM conversations WHERE id = ? AND owner = ?)`,
   delete: "DELETE FROM conversations WHERE id = ? AND owner = ?",
+  // Prepared once, like the others: exec() would parse them at every write.
+  begin: "BEGIN IMMEDIATE",
+  commit: "COMMIT",
+  savepoint: "SAVEPOINT call",
+  release: "RELEASE call",
+  rollbackTo: "ROLLBACK TO call",
 } as const;
 
 /**
@@ -323,14 +329,13 @@ class SqliteStore implements ConversationStore {
     try {
       batch = this.#queue.length > 0 ? null : this.#joinBatch();
       if (batch === null) return this.#enqueue(fn, durable);
-      const db = this.#open();
-      db.exec("SAVEPOINT call");
+      this.#stmt("savepoint").run();
       try {
         out = fn();
-        db.exec("RELEASE call");
+        this.#stmt("release").run();
       } catch (err) {
-        db.exec("ROLLBACK TO call");
-        db.exec("RELEASE call");
+        this.#stmt("rollbackTo").run();
+        this.#stmt("release").run();
         throw err;
       }
     } catch (err) {
@@ -359,7 +364,7 @@ class SqliteStore implements ConversationStore {
   #joinBatch(): Batch | null {
     if (this.#batch !== null) return this.#batch;
     try {
-      this.#open().exec("BEGIN IMMEDIATE");
+      this.#stmt("begin").run();
     } catch (err) {
       if (isBusy(err)) return null;
       throw err;
@@ -448,7 +453,7 @@ class SqliteStore implements ConversationStore {
     if (batch === null) return;
     this.#batch = null;
     try {
-      this.#open().exec("COMMIT");
+      this.#stmt("commit").run();
     } catch (err) {
       try {
         this.#db?.exec("ROLLBACK");
@@ -521,10 +526,13 @@ class SqliteStore implements ConversationStore {
   /**
    * Inserts one message inside a write (no commit, no re-read: the row is
    * built here) and returns it; the caller moves the conversation's current node.
+   * @param depth the message's depth, when the caller wrote its parent (or its
+   *   conversation) in this same write: no lookup then
    */
-  #insertMessage(input: NewMessage): Message {
-    let depth = 0;
-    if (input.parentId !== null) {
+  #insertMessage(input: NewMessage, depth = -1): Message {
+    if (depth >= 0) {
+      // Written by the caller a moment ago, in this transaction.
+    } else if (input.parentId !== null) {
       const parent = this.#stmt("parentOf").get(input.parentId);
       if (!parent || parent.conversation_id !== input.conversationId) {
         throw new AppError(
@@ -535,6 +543,8 @@ class SqliteStore implements ConversationStore {
       depth = Number(parent.depth) + 1;
     } else if (!this.#stmt("conversationExists").get(input.conversationId)) {
       throw new AppError(Code.NotFound, `Cannot find conversation ${input.conversationId}`);
+    } else {
+      depth = 0;
     }
     const message: Message = {
       id: input.id ?? newRowId(),
@@ -583,11 +593,14 @@ class SqliteStore implements ConversationStore {
     const write = this.#batchWrite(() => {
       let conversationId = turn.conversationId ?? "";
       let parentId = turn.parentId;
+      // The user message's depth when this write made its parent (-1: look it up).
+      let userDepth = -1;
       if (turn.newConversation) {
         const { owner, title, system } = turn.newConversation;
         conversationId = turn.ids?.conversationId ?? newRowId();
         const now = this.#now();
         this.#stmt("insertConversation").run(conversationId, owner, title, now, now);
+        if (parentId === null) userDepth = 0;
         if (system) {
           parentId = this.#insertMessage({
             conversationId,
@@ -595,7 +608,8 @@ class SqliteStore implements ConversationStore {
             role: "system",
             content: system,
             tokens: turn.systemTokens,
-          }).id;
+          }, 0).id;
+          userDepth = 1;
         }
       }
       const user = this.#insertMessage({
@@ -605,7 +619,7 @@ class SqliteStore implements ConversationStore {
         role: "user",
         content: turn.prompt,
         tokens: turn.promptTokens,
-      });
+      }, userDepth);
       const assistant = this.#insertMessage({
         id: turn.ids?.assistantMessageId,
         conversationId,
@@ -614,7 +628,7 @@ class SqliteStore implements ConversationStore {
         content: "",
         model: turn.model,
         status: "in_progress",
-      });
+      }, user.depth + 1);
       this.#stmt("touchConversation").run(assistant.id, assistant.createdAt, conversationId);
       return { user, assistant };
     }, true);

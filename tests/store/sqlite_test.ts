@@ -583,3 +583,48 @@ Deno.test("close lets a write waiting for another process's lock finish first", 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("startTurn sets each new message's depth, with and without a system message and when continuing", async () => {
+  await withStore(async (store) => {
+    const a = await store.startTurn({
+      newConversation: { owner: ANONYMOUS, title: "t", system: "be brief" },
+      parentId: null,
+      prompt: "q1",
+      model: "m",
+    });
+    await a.durable;
+    const path = await store.path(a.assistant.id);
+    assert.deepEqual(path.map((m) => [m.role, m.depth]), [
+      ["system", 0],
+      ["user", 1],
+      ["assistant", 2],
+    ]);
+    assert.equal(a.user.parentId, path[0].id);
+    const b = await store.startTurn({
+      newConversation: { owner: ANONYMOUS, title: "t" },
+      parentId: null,
+      prompt: "q1",
+      model: "m",
+    });
+    assert.deepEqual([b.user.depth, b.assistant.depth], [0, 1]);
+    await store.finishMessage(b.assistant.id, { content: "a1", status: "complete" });
+    const c = await store.startTurn({
+      conversationId: b.user.conversationId,
+      parentId: b.assistant.id,
+      prompt: "q2",
+      model: "m",
+    });
+    assert.deepEqual([c.user.depth, c.assistant.depth], [2, 3]);
+    assert.deepEqual((await store.path(c.assistant.id)).map((m) => m.depth), [0, 1, 2, 3]);
+    // A new conversation cannot start under a message of another one.
+    await assert.rejects(
+      store.startTurn({
+        newConversation: { owner: ANONYMOUS, title: "t" },
+        parentId: b.assistant.id,
+        prompt: "q",
+        model: "m",
+      }),
+      (err: unknown) => err instanceof AppError && err.code === Code.NotFound,
+    );
+  });
+});
