@@ -142,14 +142,14 @@ export async function startBackend(
 ): Promise<Child & { ports: BackendPorts }> {
   const ports = { http: freePort(), grpc: freePort(), ws: freePort() };
   const v8Flags = Deno.env.get("BENCH_V8_FLAGS") ?? BACKEND_V8_FLAGS;
+  // A data dir under /dev (/dev/shm: a store in memory) needs Deno's --allow-all.
+  const permissions = dataDir.startsWith("/dev/")
+    ? ["--allow-all"]
+    : ["--allow-net", "--allow-env", "--allow-read", "--allow-write", "--allow-sys"];
   const proc = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read",
-      "--allow-write",
-      "--allow-sys",
+      ...permissions,
       ...(v8Flags ? [`--v8-flags=${v8Flags}`] : []),
       options.entry ?? "main.ts",
     ],

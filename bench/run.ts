@@ -117,7 +117,11 @@ async function main(): Promise<void> {
   const chosen = scenarios(Math.max(500, Math.min(30_000, Number(values.duration)))).filter((s) =>
     only ? only.has(s.name) : !s.full || values.full
   );
-  const dataDir = await Deno.makeTempDir({ prefix: "easybackend-bench-" });
+  // BENCH_DATA_PARENT=/dev/shm: the backend's database in memory (what the fsyncs cost).
+  const dataDir = await Deno.makeTempDir({
+    prefix: "easybackend-bench-",
+    dir: Deno.env.get("BENCH_DATA_PARENT"),
+  });
   const upstream = await startFakeUpstream();
   // BENCH_PIPE=deno: the PIPE rows are `bench/deno_pipe_proxy.ts` (this runtime's floor);
   // BENCH_PIPE=parse: `bench/parse_proxy.ts` (the floor of a backend that reads each chunk).
