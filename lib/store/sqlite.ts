@@ -20,9 +20,9 @@
  * (about half the bytes per answer, BENCHMARKS.md).
  *
  * The statements and commits run on the event loop's thread: a turn's writes
- * cost about 0.1 ms there, less than handing them to a worker thread and back
- * (two thread wake-ups per call, each waiting for a core on a loaded machine:
- * 3-4 ms per answer, BENCHMARKS.md). The writer never waits on the lock of
+ * cost 0.05-0.07 ms of CPU there, less than handing them to a worker thread
+ * and back cost (two thread wake-ups per call, each waiting for a core on a
+ * loaded machine: 3-4 ms per call under load, BENCHMARKS.md). The writer never waits on the lock of
  * another process with the event loop blocked: its busy timeout is 0, and a
  * write that finds the lock taken waits on timers ({@link SqliteStore.#acquire}).
  * sqlite's automatic checkpoint runs inside the commit that takes the WAL past
