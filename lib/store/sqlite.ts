@@ -9,9 +9,10 @@
  * `synchronous=NORMAL` (the WAL write, no fsync: sqlite's own guarantee is
  * that this never corrupts the database), then `syncData()` on the WAL file
  * runs on the runtime's blocking-task thread, and one fsync covers every
- * commit made before it started. With `synchronous=FULL` each commit blocked the event loop for the
- * whole fsync (about 5 ms on the benchmark machine), which capped the server
- * at about 40 asks per second whatever the load (BENCHMARKS.md).
+ * commit made before it started. With `synchronous=FULL` each commit blocked
+ * the event loop for the whole fsync (about 5 ms on the benchmark machine),
+ * which capped the server at about 40 asks per second whatever the load
+ * (BENCHMARKS.md).
  *
  * The commits follow the fsyncs: the writes that arrive while one runs share
  * one open transaction (each in its own savepoint), committed when it ends
@@ -22,11 +23,12 @@
  * The statements and commits run on the event loop's thread: a turn's writes
  * cost 0.05-0.07 ms of CPU there, less than handing them to a worker thread
  * and back cost (two thread wake-ups per call, each waiting for a core on a
- * loaded machine: 3-4 ms per call under load, BENCHMARKS.md). The writer never waits on the lock of
- * another process with the event loop blocked: its busy timeout is 0, and a
- * write that finds the lock taken waits on timers ({@link SqliteStore.#acquire}).
- * sqlite's automatic checkpoint runs inside the commit that takes the WAL past
- * 1 000 pages (4 MiB): a few ms, every few hundred answers under load.
+ * loaded machine: 3-4 ms per call, BENCHMARKS.md). The writer never waits
+ * for another process's lock with the event loop blocked: its busy timeout
+ * is 0, and a write that finds the lock taken waits on timers
+ * ({@link SqliteStore.#acquire}). sqlite's automatic checkpoint runs inside
+ * the commit that takes the WAL past 1 000 pages (4 MiB): a few ms, every few
+ * hundred answers under load.
  * @module
  */
 
