@@ -63,10 +63,11 @@ const parsed = parseConfig([], {
 });
 if (parsed.help) throw new Error("unexpected help");
 const real = await openSqliteStore(dir);
-// The engine calls startTurn once per ask, in the order the askers ask.
-const pending: Stamps[] = [];
+// Each ask has its own prompt, by which its startTurn finds its stamps.
+const pending = new Map<string, Stamps>();
 const startTurn: ConversationStore["startTurn"] = async (turn) => {
-  const stamps = pending.shift()!;
+  const stamps = pending.get(turn.prompt)!;
+  pending.delete(turn.prompt);
   const started = await real.startTurn(turn);
   stamps.committed = performance.now();
   started.durable.then(() => stamps.durable = performance.now(), () => {});
@@ -91,12 +92,15 @@ const rows: Required<Stamps>[] = [];
 const deadline = performance.now() + seconds * 1000;
 const warmUntil = performance.now() + 1000;
 
+let asks = 0;
+
 async function asker(): Promise<void> {
   while (performance.now() < deadline) {
     const stamps: Stamps = { asked: performance.now() };
-    pending.push(stamps);
+    const prompt = `hello ${asks++}`;
+    pending.set(prompt, stamps);
     for await (
-      const e of engine.ask({ prompt: "hello" }, {
+      const e of engine.ask({ prompt }, {
         signal: new AbortController().signal,
         requestId: "bench",
         principal: ANONYMOUS,
