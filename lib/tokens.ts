@@ -1,12 +1,19 @@
 /**
- * Token counting with `gpt-tokenizer`, as the OpenAI cookbook counts chat
- * prompts (UPSTREAMS.md §6): every message costs 3 tokens plus the tokens of
- * its role and content, and the primed reply costs 3 more. The encodings are
- * loaded lazily (the first load takes about half a second) and then cached.
+ * Token counting as the OpenAI cookbook counts chat prompts (UPSTREAMS.md §6):
+ * every message costs 3 tokens plus the tokens of its role and content, and
+ * the primed reply costs 3 more. The encodings are gpt-tokenizer's, loaded
+ * lazily in a worker into typed arrays outside the JS heap (`tokens/`), and
+ * counted with the same byte-pair merges.
  * @module
  */
 
+import {
+  CL100K_TOKEN_SPLIT_REGEX,
+  O200K_TOKEN_SPLIT_REGEX,
+} from "gpt-tokenizer/encodingParams/constants";
 import type { ChatMessage } from "./providers/provider.ts";
+import { BpeCounter } from "./tokens/bpe_counter.ts";
+import { loadBpeTable } from "./tokens/load.ts";
 
 /** The encodings we count with. */
 export type EncodingName = "o200k_base" | "cl100k_base";
@@ -26,10 +33,6 @@ export interface TokenCounter {
   countMessage(message: ChatMessage): number;
   /** Tokens of a whole chat prompt, reply priming included. */
   countMessages(messages: readonly ChatMessage[]): number;
-}
-
-interface Encoder {
-  countTokens(text: string, options: { disallowedSpecial: Set<string> }): number;
 }
 
 /** Longest run of non-space characters counted in one piece. */
@@ -54,16 +57,14 @@ export function encodingForModel(model: string): EncodingName {
   return "o200k_base";
 }
 
-async function importEncoder(name: EncodingName): Promise<Encoder> {
-  // Literal specifiers, so `deno compile` bundles both encodings.
-  if (name === "cl100k_base") return await import("gpt-tokenizer/encoding/cl100k_base");
-  return await import("gpt-tokenizer/encoding/o200k_base");
-}
+const SPLIT: Record<EncodingName, RegExp> = {
+  "o200k_base": O200K_TOKEN_SPLIT_REGEX,
+  "cl100k_base": CL100K_TOKEN_SPLIT_REGEX,
+};
 
-function makeCounter(encoding: EncodingName, encoder: Encoder): TokenCounter {
-  // An empty set: user text such as "<|endoftext|>" is counted as plain text, never rejected.
-  const options = { disallowedSpecial: new Set<string>() };
-  const exact = (text: string): number => text === "" ? 0 : encoder.countTokens(text, options);
+function makeCounter(encoding: EncodingName, bpe: BpeCounter): TokenCounter {
+  // User text such as "<|endoftext|>" is counted as plain text, never rejected.
+  const exact = (text: string): number => text === "" ? 0 : bpe.count(text);
   const count = (text: string): number => {
     if (!LONG_RUN.test(text)) return exact(text);
     // BPE cost grows with the square of a word's length: a long run without
@@ -100,7 +101,9 @@ export function tokenCounterFor(model: string): Promise<TokenCounter> {
   const encoding = encodingForModel(model);
   let counter = loaded.get(encoding);
   if (counter === undefined) {
-    counter = importEncoder(encoding).then((encoder) => makeCounter(encoding, encoder));
+    counter = loadBpeTable(encoding).then((table) =>
+      makeCounter(encoding, new BpeCounter(table, SPLIT[encoding]))
+    );
     loaded.set(encoding, counter);
     // A failed load may be retried by the next caller.
     counter.catch(() => loaded.delete(encoding));

@@ -49,7 +49,14 @@ Deno.test({
     if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
     const dataDir = await Deno.makeTempDir();
     const child = new Deno.Command(`${root}dist/easybackend`, {
-      env: { HTTP_PORT: "0", GRPC_PORT: "0", WS_PORT: "0", HOST: "127.0.0.1", DATA_DIR: dataDir },
+      env: {
+        HTTP_PORT: "0",
+        GRPC_PORT: "0",
+        WS_PORT: "0",
+        HOST: "127.0.0.1",
+        DATA_DIR: dataDir,
+        PROVIDER: "echo",
+      },
       stdout: "piped",
       stderr: "inherit",
     }).spawn();
@@ -57,6 +64,14 @@ Deno.test({
       const port = await httpPortFrom(child.stdout);
       const res = await fetch(`http://127.0.0.1:${port}/healthz`);
       match(await res.text(), /ok/i);
+      // An answer counts tokens, which loads the encoding in a worker module
+      // that only `--include` puts into the binary.
+      const ask = await fetch(`http://127.0.0.1:${port}/ask/new`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ prompt: "hello from the binary" }),
+      });
+      match(await ask.text(), /hello from the binary/);
     } finally {
       child.kill("SIGTERM");
       await child.status;

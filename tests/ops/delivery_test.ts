@@ -150,6 +150,7 @@ for (const tls of [false, true]) {
         GRPC_PORT: String(grpcPort),
         WS_PORT: String(ws),
         DATA_DIR: data,
+        PROVIDER: "echo",
         ...(tls ? { TLS_CERT: cert.certFile, TLS_KEY: cert.keyFile } : {}),
       };
       const entry = execForm(ins.find((i) => i.op === "ENTRYPOINT")!.args);
@@ -162,8 +163,18 @@ for (const tls of [false, true]) {
       const check = async () => (await command(healthArgv, app, env).output()).code;
       try {
         const client = tls ? Deno.createHttpClient({ caCerts: [cert.certPem] }) : undefined;
+        const base = `${tls ? "https" : "http"}://127.0.0.1:${http}`;
         try {
-          await untilHealthy(`${tls ? "https" : "http"}://127.0.0.1:${http}`, client);
+          await untilHealthy(base, client);
+          // An answer counts tokens: the encoding loads in a worker module,
+          // which must be in the cache the image runs from.
+          const ask = await fetch(`${base}/ask/new`, {
+            client,
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ prompt: "hello from the image" }),
+          });
+          assert.match(await ask.text(), /hello from the image/);
         } finally {
           client?.close();
         }
