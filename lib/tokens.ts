@@ -35,10 +35,10 @@ export interface TokenCounter {
   countMessages(messages: readonly ChatMessage[]): number;
 }
 
-/** Longest run of non-space characters counted in one piece. */
+/** Longest run of non-space, or of space, characters counted in one piece. */
 const SLICE = 256;
-const LONG_RUN = new RegExp(`\\S{${SLICE + 1}}`);
-const LONG_RUNS = new RegExp(`\\S{${SLICE + 1},}`, "g");
+const LONG_RUN = new RegExp(`\\S{${SLICE + 1}}|\\s{${SLICE + 1}}`);
+const LONG_RUNS = new RegExp(`\\S{${SLICE + 1},}|\\s{${SLICE + 1},}`, "g");
 
 const loaded = new Map<EncodingName, Promise<TokenCounter>>();
 
@@ -67,9 +67,10 @@ function makeCounter(encoding: EncodingName, bpe: BpeCounter): TokenCounter {
   const exact = (text: string): number => text === "" ? 0 : bpe.count(text);
   const count = (text: string): number => {
     if (!LONG_RUN.test(text)) return exact(text);
-    // BPE cost grows with the square of a word's length: a long run without
-    // spaces (CJK prose, base64, "xxxx…") is counted in slices, which can be
-    // off by a token per slice but keeps the event loop free.
+    // BPE cost grows with the square of a piece's length: a long run without
+    // spaces (CJK prose, base64, "xxxx…") or of spaces and line breaks (the
+    // regexes make one piece of it) is counted in slices, which can be off by
+    // a token per slice but keeps the event loop free.
     let total = 0;
     let last = 0;
     for (const m of text.matchAll(LONG_RUNS)) {

@@ -115,3 +115,15 @@ Deno.test("token counter stays fast on long runs without spaces (CJK prose, base
   // Text without long runs is counted exactly: slicing changes nothing there.
   assert.strictEqual(counter.count("hello world"), 2);
 });
+
+Deno.test("token counter stays fast on long runs of spaces and line breaks", async () => {
+  const counter = await tokenCounterFor("gpt-4o");
+  const started = performance.now();
+  const counts = [" ", "\n", " \t", "\r\n"].map((ws) => counter.count(ws.repeat(100_000)));
+  // Each run is one piece to the split regex; unsliced, its merges take
+  // seconds (about 0.3 s at 32 000 spaces, growing with the square).
+  assert.ok(performance.now() - started < 1_000, "counting blocked the event loop");
+  for (const n of counts) assert.ok(n > 0);
+  // The slices still merge: 100 000 spaces are far fewer tokens than spaces.
+  assert.ok(counts[0] < 10_000, `${counts[0]} tokens`);
+});

@@ -4,13 +4,14 @@
  * @module
  */
 
+import type { EncodingName } from "../tokens.ts";
 import type { BpeTable } from "./bpe_table.ts";
 
 /**
  * Builds the table of an encoding in a worker and ends the worker.
  * @param encoding "o200k_base" or "cl100k_base"
  */
-export function loadBpeTable(encoding: string): Promise<BpeTable> {
+export function loadBpeTable(encoding: EncodingName): Promise<BpeTable> {
   const worker = new Worker(new URL("./load_worker.ts", import.meta.url), { type: "module" });
   return new Promise<BpeTable>((resolve, reject) => {
     worker.onmessage = (e: MessageEvent<{ table?: BpeTable; error?: string }>) => {
