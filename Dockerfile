@@ -13,7 +13,7 @@ COPY main.ts ./
 COPY lib/ lib/
 COPY proto/ proto/
 COPY deploy/ deploy/
-RUN deno cache --frozen main.ts lib/tokens/load_worker.ts deploy/healthcheck.ts \
+RUN deno cache --frozen main.ts lib/tokens/load_worker.ts lib/store/checkpoint_worker.ts deploy/healthcheck.ts \
   && mkdir -p /app/conversations \
   && chown -R deno:deno /app/conversations /deno-dir
 

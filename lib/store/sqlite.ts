@@ -49,6 +49,7 @@ import type {
 } from "./store.ts";
 import { migrate } from "./migrations.ts";
 import { newRowId } from "./row_id.ts";
+import { Checkpointer } from "./checkpointer.ts";
 import type { Role } from "../providers/provider.ts";
 
 /** The file name of the database inside the data dir. */
@@ -60,6 +61,8 @@ export interface SqliteStoreOptions {
   logger?: Logger;
   /** How long a writer waits for a lock held by another connection. @default 5000 */
   busyTimeoutMs?: number;
+  /** A WAL checkpoint runs on a worker after this many commits ({@link Checkpointer}). @default 64 */
+  checkpointEveryCommits?: number;
 }
 
 type Row = Record<string, unknown>;
@@ -150,6 +153,8 @@ export async function openSqliteStore(
     // From now on a write never blocks the event loop on another process's
     // lock: the store retries on a timer instead (SqliteStore.#acquire).
     db.exec("PRAGMA busy_timeout = 0");
+    // Checkpoints run on a worker (Checkpointer), not inside a commit on the event loop.
+    db.exec("PRAGMA wal_autocheckpoint = 0");
     reader = new DatabaseSync(file, { readOnly: true, timeout: busyTimeoutMs });
   } catch (err) {
     db.close();
@@ -158,7 +163,16 @@ export async function openSqliteStore(
       cause: err,
     });
   }
-  return new SqliteStore(db, reader, file + "-wal", busyTimeoutMs);
+  const checkpointer = new Checkpointer({
+    file,
+    logger,
+    everyCommits: options.checkpointEveryCommits,
+    onUnavailable: () => {
+      // sqlite's default: the commit that takes the WAL past 1 000 pages checkpoints it.
+      if (db.isOpen) db.exec("PRAGMA wal_autocheckpoint = 1000");
+    },
+  });
+  return new SqliteStore(db, reader, file + "-wal", busyTimeoutMs, checkpointer);
 }
 
 async function ensureWritableDir(dataDir: string): Promise<void> {
@@ -257,12 +271,20 @@ class SqliteStore implements ConversationStore {
   #syncing: Promise<void> | null = null;
   /** Batches committed since the running fsync started: the next one covers them. */
   #unsynced: PromiseWithResolvers<void>[] = [];
+  #checkpointer: Checkpointer;
 
-  constructor(db: DatabaseSync, reader: DatabaseSync, walPath: string, busyTimeoutMs: number) {
+  constructor(
+    db: DatabaseSync,
+    reader: DatabaseSync,
+    walPath: string,
+    busyTimeoutMs: number,
+    checkpointer: Checkpointer,
+  ) {
     this.#db = db;
     this.#reader = reader;
     this.#walPath = walPath;
     this.#busyTimeoutMs = busyTimeoutMs;
+    this.#checkpointer = checkpointer;
   }
 
   #open(): DatabaseSync {
@@ -468,6 +490,7 @@ class SqliteStore implements ConversationStore {
       return;
     }
     batch.committed.resolve();
+    this.#checkpointer.committed();
     if (batch.durable === null) return;
     this.#unsynced.push(batch.durable);
     if (this.#syncing === null) this.#startSync();
@@ -703,6 +726,9 @@ class SqliteStore implements ConversationStore {
   }
 
   async close() {
+    // The checkpoint worker ends first (it may hold the write lock a moment),
+    // so that no connection but these two is left when they close.
+    await this.#checkpointer.close();
     // Writes waiting for another process's lock run (or give up) first.
     while (this.#acquiring !== null) await this.#acquiring;
     if (this.#db !== null) {

@@ -151,6 +151,7 @@ for (const tls of [false, true]) {
         WS_PORT: String(ws),
         DATA_DIR: data,
         PROVIDER: "echo",
+        LOG_LEVEL: "debug",
         ...(tls ? { TLS_CERT: cert.certFile, TLS_KEY: cert.keyFile } : {}),
       };
       const entry = execForm(ins.find((i) => i.op === "ENTRYPOINT")!.args);
@@ -175,6 +176,17 @@ for (const tls of [false, true]) {
             body: JSON.stringify({ prompt: "hello from the image" }),
           });
           assert.match(await ask.text(), /hello from the image/);
+          // 33 more answers make 66 commits: the store's WAL checkpoint runs
+          // on its worker module, which must be in the cache too.
+          for (let i = 0; i < 33; i++) {
+            const more = await fetch(`${base}/ask/new`, {
+              client,
+              method: "POST",
+              headers: { "content-type": "application/json" },
+              body: JSON.stringify({ prompt: `answer ${i}` }),
+            });
+            assert.equal(more.status, 200, await more.text());
+          }
         } finally {
           client?.close();
         }
@@ -183,6 +195,9 @@ for (const tls of [false, true]) {
         child.kill("SIGTERM");
         const out = await child.output();
         assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+        const logs = new TextDecoder().decode(out.stdout);
+        assert.match(logs, /"msg":"store checkpointed"/);
+        assert.doesNotMatch(logs, /cannot checkpoint/);
       }
       assert.equal(await check(), 1, "the health check fails once the server is gone");
       assert.ok((await Deno.stat(join(data, "easybackend.db"))).isFile, "the database is there");

@@ -1,0 +1,58 @@
+/**
+ * The worker that checkpoints the store's WAL ({@link Checkpointer}), with its
+ * own connection to the database file, so that the copying of WAL pages into
+ * the database and the fsyncs around it never run on the event loop's thread.
+ *
+ * Each `checkpoint` message runs a PASSIVE checkpoint (the bulk of the pages,
+ * without blocking the writer), then a RESTART one: it waits (the busy
+ * timeout) for the writer's open transaction to commit, copies the frames
+ * committed meanwhile, and lets the next write start the WAL from its
+ * beginning, so the file does not grow under constant writes.
+ * @module
+ */
+
+/// <reference no-default-lib="true" />
+/// <reference lib="deno.worker" />
+
+import { DatabaseSync } from "node:sqlite";
+import type { CheckpointReply, CheckpointRequest } from "./checkpointer.ts";
+
+let db: DatabaseSync | null = null;
+
+interface CheckpointRow {
+  busy: number;
+  log: number;
+  checkpointed: number;
+}
+
+function reply(message: CheckpointReply): void {
+  self.postMessage(message);
+}
+
+self.onmessage = (e: MessageEvent<CheckpointRequest>) => {
+  const request = e.data;
+  if (request.type === "close") {
+    try {
+      db?.close();
+    } finally {
+      db = null;
+      reply({ type: "closed" });
+    }
+    return;
+  }
+  try {
+    db ??= new DatabaseSync(request.file, { timeout: request.busyTimeoutMs });
+    const started = performance.now();
+    db.prepare("PRAGMA wal_checkpoint(PASSIVE)").get();
+    const row = db.prepare("PRAGMA wal_checkpoint(RESTART)").get() as unknown as CheckpointRow;
+    reply({
+      type: "checkpointed",
+      busy: row.busy !== 0,
+      frames: row.log,
+      copied: row.checkpointed,
+      ms: performance.now() - started,
+    });
+  } catch (err) {
+    reply({ type: "failed", error: err instanceof Error ? err.message : String(err) });
+  }
+};

@@ -1,0 +1,209 @@
+/**
+ * WAL checkpoints off the event loop. sqlite's automatic checkpoint runs inside
+ * the commit that takes the WAL past 1 000 pages, on the committing thread: it
+ * copies the WAL's pages into the database file and fsyncs both, and every
+ * stream the process serves waits meanwhile (2–10 ms on the benchmark
+ * machine's disk, 45 ms where an fsync takes 20 ms; BENCHMARKS.md). The store
+ * turns that off on its writer and asks this checkpointer instead, every
+ * {@link CheckpointerOptions.everyCommits} commits; a worker with its own
+ * connection (`checkpoint_worker.ts`) does the work and reports back.
+ *
+ * The worker starts at the first checkpoint and ends after
+ * {@link CheckpointerOptions.idleMs} without one, so an idle server keeps no
+ * second isolate. When the worker cannot run, the checkpointer says so once
+ * and calls `onUnavailable`: the writer then checkpoints in its commits again,
+ * as sqlite does by default.
+ * @module
+ */
+
+import type { Logger } from "../log.ts";
+
+/** A message to the checkpoint worker. */
+export type CheckpointRequest =
+  | { type: "checkpoint"; file: string; busyTimeoutMs: number }
+  | { type: "close" };
+
+/** A message from the checkpoint worker. */
+export type CheckpointReply =
+  | { type: "checkpointed"; busy: boolean; frames: number; copied: number; ms: number }
+  | { type: "failed"; error: string }
+  | { type: "closed" };
+
+/** Options of {@link Checkpointer}. */
+export interface CheckpointerOptions {
+  /** The database file. */
+  file: string;
+  logger: Logger;
+  /** Called once when the worker cannot checkpoint: the writer must do it again. */
+  onUnavailable: () => void;
+  /** A checkpoint starts after this many commits. @default 64 */
+  everyCommits?: number;
+  /** The worker ends after this many ms without a checkpoint. @default 10000 */
+  idleMs?: number;
+  /**
+   * How long a checkpoint waits for the writer's transaction and for readers
+   * before it gives up until the next one. @default 1000
+   */
+  busyTimeoutMs?: number;
+  /** The worker's module. @default checkpoint_worker.ts beside this module */
+  workerUrl?: URL;
+}
+
+/** How long closing waits for the worker to close its connection. */
+const CLOSE_WAIT_MS = 5000;
+
+/** Runs the store's WAL checkpoints on a worker thread. */
+export class Checkpointer {
+  readonly #file: string;
+  readonly #logger: Logger;
+  readonly #onUnavailable: () => void;
+  readonly #everyCommits: number;
+  readonly #idleMs: number;
+  readonly #busyTimeoutMs: number;
+  readonly #workerUrl: URL;
+  #worker: Worker | null = null;
+  #commits = 0;
+  /** The checkpoint in flight, if any. */
+  #running: PromiseWithResolvers<void> | null = null;
+  /** The worker's close in flight, if any. */
+  #closing: PromiseWithResolvers<void> | null = null;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #unavailable = false;
+  #closed = false;
+  /** Checkpoints that ran to completion on the worker. */
+  completed = 0;
+
+  /** @param options the file, when to checkpoint, and what to do when it cannot */
+  constructor(options: CheckpointerOptions) {
+    this.#file = options.file;
+    this.#logger = options.logger;
+    this.#onUnavailable = options.onUnavailable;
+    this.#everyCommits = Math.max(1, options.everyCommits ?? 64);
+    this.#idleMs = options.idleMs ?? 10_000;
+    this.#busyTimeoutMs = options.busyTimeoutMs ?? 1000;
+    this.#workerUrl = options.workerUrl ?? new URL("./checkpoint_worker.ts", import.meta.url);
+  }
+
+  /** Whether the worker is running (it ends after `idleMs` without a checkpoint). */
+  get workerRunning(): boolean {
+    return this.#worker !== null;
+  }
+
+  /** Whether checkpoints run on the worker (false once it could not). */
+  get available(): boolean {
+    return !this.#unavailable;
+  }
+
+  /** Counts one commit, and starts a checkpoint when one is due and none runs. */
+  committed(): void {
+    if (this.#unavailable || this.#closed) return;
+    if (++this.#commits < this.#everyCommits || this.#running !== null) return;
+    this.#commits = 0;
+    this.#start();
+  }
+
+  /** Waits for the checkpoint in flight, then ends the worker. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#idleTimer);
+    if (this.#running !== null) await this.#running.promise;
+    await this.#stopWorker();
+  }
+
+  #start(): void {
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+    let worker: Worker;
+    try {
+      worker = this.#worker ?? this.#spawn();
+    } catch (err) {
+      this.#fail(err);
+      return;
+    }
+    this.#running = Promise.withResolvers<void>();
+    const request: CheckpointRequest = {
+      type: "checkpoint",
+      file: this.#file,
+      busyTimeoutMs: this.#busyTimeoutMs,
+    };
+    worker.postMessage(request);
+  }
+
+  #spawn(): Worker {
+    const worker = new Worker(this.#workerUrl, { type: "module" });
+    worker.onmessage = (e: MessageEvent<CheckpointReply>) => this.#onReply(e.data);
+    worker.onerror = (e: ErrorEvent) => {
+      e.preventDefault();
+      this.#fail(new Error(e.message));
+    };
+    this.#worker = worker;
+    return worker;
+  }
+
+  #onReply(reply: CheckpointReply): void {
+    if (reply.type === "closed") {
+      this.#closing?.resolve();
+      return;
+    }
+    if (reply.type === "failed") {
+      this.#fail(new Error(reply.error));
+      return;
+    }
+    if (!reply.busy) this.completed++;
+    this.#logger.debug("store checkpointed", {
+      frames: reply.frames,
+      copied: reply.copied,
+      busy: reply.busy,
+      ms: Math.round(reply.ms * 10) / 10,
+    });
+    this.#settle();
+    if (!this.#closed) {
+      this.#idleTimer = setTimeout(() => {
+        this.#idleTimer = undefined;
+        if (this.#running === null) void this.#stopWorker();
+      }, this.#idleMs);
+      Deno.unrefTimer(this.#idleTimer);
+    }
+  }
+
+  #settle(): void {
+    const running = this.#running;
+    this.#running = null;
+    running?.resolve();
+  }
+
+  #fail(err: unknown): void {
+    if (this.#unavailable) return;
+    this.#unavailable = true;
+    this.#logger.warn("cannot checkpoint the store on a worker; commits checkpoint it instead", {
+      err,
+    });
+    this.#worker?.terminate();
+    this.#worker = null;
+    this.#closing?.resolve();
+    this.#settle();
+    try {
+      this.#onUnavailable();
+    } catch (e) {
+      this.#logger.error("cannot restore the store's own checkpoints", { err: e });
+    }
+  }
+
+  /** Closes the worker's connection, then ends the worker. */
+  async #stopWorker(): Promise<void> {
+    const worker = this.#worker;
+    if (worker === null) return;
+    this.#worker = null;
+    this.#closing = Promise.withResolvers<void>();
+    const request: CheckpointRequest = { type: "close" };
+    worker.postMessage(request);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.#closing.promise,
+      new Promise<void>((resolve) => timer = setTimeout(resolve, CLOSE_WAIT_MS)),
+    ]);
+    clearTimeout(timer);
+    this.#closing = null;
+    worker.terminate();
+  }
+}

@@ -1,0 +1,177 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { createLogger, silentLogger } from "../../lib/log.ts";
+import { Checkpointer } from "../../lib/store/checkpointer.ts";
+import { DATABASE_FILE, openSqliteStore } from "../../lib/store/sqlite.ts";
+import type { ConversationStore } from "../../lib/store/store.ts";
+
+const REPLY = "a reply that fills some of a page ".repeat(60);
+
+/** `turns` turns by `askers` concurrent askers, as the engine writes them. */
+async function writeTurns(store: ConversationStore, turns: number, askers: number) {
+  let started = 0;
+  const asker = async () => {
+    while (started < turns) {
+      started++;
+      const turn = await store.startTurn({
+        newConversation: { owner: "alice", title: "t" },
+        parentId: null,
+        prompt: "hello there",
+        model: "m",
+      });
+      await turn.durable;
+      await store.finishMessage(turn.assistant.id, {
+        content: REPLY,
+        status: "complete",
+        model: "m",
+        finishReason: "stop",
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: askers }, asker));
+}
+
+async function walBytes(dir: string): Promise<number> {
+  return (await Deno.stat(join(dir, `${DATABASE_FILE}-wal`))).size;
+}
+
+function countRows(dir: string): { conversations: number; complete: number } {
+  const db = new DatabaseSync(join(dir, DATABASE_FILE), { readOnly: true });
+  try {
+    const c = db.prepare("SELECT count(*) AS n FROM conversations").get()!;
+    const m = db.prepare("SELECT count(*) AS n FROM messages WHERE status = 'complete'").get()!;
+    return { conversations: Number(c.n), complete: Number(m.n) };
+  } finally {
+    db.close();
+  }
+}
+
+Deno.test("the writer's commits never checkpoint: without the worker's checkpoints the WAL only grows", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "eb-ckpt-" });
+  // A checkpoint would be due after 10^9 commits: none runs in this test.
+  const store = await openSqliteStore(dir, { checkpointEveryCommits: 1e9 });
+  try {
+    await writeTurns(store, 400, 8);
+    // ~2 KiB per reply and three rows per turn: far past sqlite's own 1 000-page
+    // (4 MiB) checkpoint, which would have restarted the WAL below that.
+    assert.ok(await walBytes(dir) > 5 * 1024 * 1024, `WAL ${await walBytes(dir)} bytes`);
+  } finally {
+    await store.close();
+  }
+  // Closing checkpoints everything; every row is there.
+  assert.deepEqual(countRows(dir), { conversations: 400, complete: 800 });
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("the worker's checkpoints keep the WAL small under concurrent writes, and every write lands", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "eb-ckpt-" });
+  const lines: string[] = [];
+  const logger = createLogger({ level: "debug", write: (line) => lines.push(line) });
+  const store = await openSqliteStore(dir, { checkpointEveryCommits: 8, logger });
+  const checkpoints = () =>
+    lines.map((l) => JSON.parse(l)).filter((l) => l.msg === "store checkpointed");
+  try {
+    // The worker starts with the first checkpoint; the WAL file keeps the size
+    // it reached meanwhile (sqlite restarts it from its beginning, in place).
+    await writeTurns(store, 100, 8);
+    const deadline = Date.now() + 10_000;
+    while (checkpoints().length === 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const before = await walBytes(dir);
+    await writeTurns(store, 300, 8);
+    // 300 more turns add ~5 MiB to a WAL nobody checkpoints (the test above);
+    // restarted after each checkpoint, it stays about as large as it was.
+    const after = await walBytes(dir);
+    assert.ok(after < before + 1024 * 1024, `WAL ${before} -> ${after} bytes`);
+    const done = checkpoints();
+    assert.ok(done.length >= 5, `${done.length} checkpoints`);
+    assert.ok(done.some((l) => l.copied > 0 && l.busy === false));
+    assert.ok(!lines.some((l) => l.includes("cannot checkpoint")), lines.join("\n"));
+    // The database file got the pages: it holds the replies written so far.
+    assert.ok((await Deno.stat(join(dir, DATABASE_FILE))).size > 400 * REPLY.length / 2);
+  } finally {
+    await store.close();
+  }
+  assert.deepEqual(countRows(dir), { conversations: 400, complete: 800 });
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("the checkpoint worker starts at the first checkpoint and ends when idle", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "eb-ckpt-" });
+  const file = join(dir, "t.db");
+  const db = new DatabaseSync(file);
+  db.exec("PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0; CREATE TABLE t (v TEXT)");
+  const checkpointer = new Checkpointer({
+    file,
+    logger: silentLogger,
+    everyCommits: 3,
+    idleMs: 50,
+    onUnavailable: () => assert.fail("the worker must run"),
+  });
+  try {
+    const insert = db.prepare("INSERT INTO t VALUES (?)");
+    for (let i = 0; i < 2; i++) {
+      insert.run("x".repeat(3000));
+      checkpointer.committed();
+    }
+    assert.equal(checkpointer.workerRunning, false, "no checkpoint due yet");
+    insert.run("x".repeat(3000));
+    checkpointer.committed();
+    assert.equal(checkpointer.workerRunning, true);
+    const deadline = Date.now() + 10_000;
+    while (checkpointer.completed === 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(checkpointer.completed, 1);
+    // Every frame went into the database: the next write restarts the WAL.
+    const row = db.prepare("PRAGMA wal_checkpoint(PASSIVE)").get()!;
+    assert.equal(row.log, row.checkpointed);
+    while (checkpointer.workerRunning && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(checkpointer.workerRunning, false, "the idle worker ended");
+    assert.ok(checkpointer.available);
+  } finally {
+    await checkpointer.close();
+    db.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a checkpoint worker that cannot run hands the checkpoints back to the writer once", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "eb-ckpt-" });
+  const broken = join(dir, "broken_worker.ts");
+  // A worker that cannot open the database answers as the real one does then.
+  await Deno.writeTextFile(
+    broken,
+    "self.onmessage = () => self.postMessage({ type: 'failed', error: 'unable to open' });\n",
+  );
+  const lines: string[] = [];
+  let handedBack = 0;
+  const checkpointer = new Checkpointer({
+    file: join(dir, "t.db"),
+    logger: createLogger({ write: (line) => lines.push(line) }),
+    everyCommits: 1,
+    onUnavailable: () => handedBack++,
+    workerUrl: new URL(`file://${broken}`),
+  });
+  try {
+    checkpointer.committed();
+    const deadline = Date.now() + 10_000;
+    while (checkpointer.available && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(checkpointer.available, false);
+    for (let i = 0; i < 5; i++) checkpointer.committed();
+    assert.equal(handedBack, 1);
+    assert.equal(checkpointer.workerRunning, false);
+    const warned = lines.map((l) => JSON.parse(l)).filter((l) => l.level === "warn");
+    assert.equal(warned.length, 1);
+    assert.match(warned[0].msg, /cannot checkpoint the store on a worker/);
+  } finally {
+    await checkpointer.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
