@@ -38,7 +38,7 @@ export interface CheckpointerOptions {
   onUnavailable: () => void;
   /** A checkpoint starts after this many commits. @default 64 */
   everyCommits?: number;
-  /** The worker ends after this many ms without a checkpoint. @default 10000 */
+  /** The worker ends after this many ms without a checkpoint. @default 60000 */
   idleMs?: number;
   /**
    * How long a checkpoint waits for the writer's transaction and for readers
@@ -79,7 +79,7 @@ export class Checkpointer {
     this.#logger = options.logger;
     this.#onUnavailable = options.onUnavailable;
     this.#everyCommits = Math.max(1, options.everyCommits ?? 64);
-    this.#idleMs = options.idleMs ?? 10_000;
+    this.#idleMs = options.idleMs ?? 60_000;
     this.#busyTimeoutMs = options.busyTimeoutMs ?? 1000;
     this.#workerUrl = options.workerUrl ?? new URL("./checkpoint_worker.ts", import.meta.url);
   }
