@@ -49,7 +49,7 @@ export interface CheckpointerOptions {
   workerUrl?: URL;
 }
 
-/** How long closing waits for the worker to close its connection. */
+/** How long closing waits for the checkpoint in flight, then for the worker to close its connection. */
 const CLOSE_WAIT_MS = 5000;
 
 /** Runs the store's WAL checkpoints on a worker thread. */
@@ -102,11 +102,11 @@ export class Checkpointer {
     this.#start();
   }
 
-  /** Waits for the checkpoint in flight, then ends the worker. */
+  /** Waits for the checkpoint in flight (a few seconds at most), then ends the worker. */
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#idleTimer);
-    if (this.#running !== null) await this.#running.promise;
+    if (this.#running !== null) await within(this.#running.promise, CLOSE_WAIT_MS);
     await this.#stopWorker();
   }
 
@@ -197,13 +197,15 @@ export class Checkpointer {
     this.#closing = Promise.withResolvers<void>();
     const request: CheckpointRequest = { type: "close" };
     worker.postMessage(request);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      this.#closing.promise,
-      new Promise<void>((resolve) => timer = setTimeout(resolve, CLOSE_WAIT_MS)),
-    ]);
-    clearTimeout(timer);
+    await within(this.#closing.promise, CLOSE_WAIT_MS);
     this.#closing = null;
     worker.terminate();
   }
+}
+
+/** Waits for `promise`, or `ms` at most. */
+async function within(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([promise, new Promise<void>((resolve) => timer = setTimeout(resolve, ms))]);
+  clearTimeout(timer);
 }
