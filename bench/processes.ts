@@ -131,6 +131,8 @@ export const BACKEND_V8_FLAGS = "--heap-growing-percent=25";
  * (e.g. a `git worktree` of the commit before a change, for a before/after);
  * `BENCH_V8_FLAGS` passes V8 flags to it instead of the ones `deno task start`
  * uses ({@link BACKEND_V8_FLAGS}); set it to "" for V8's defaults.
+ * `BENCH_FSYNC_DELAY_MS` runs it under `strace`, which makes each of its
+ * fsyncs that much slower (a slow disk; needs strace installed).
  * `options.entry` runs another entry point of this checkout (the tracing
  * `bench/trace_server.ts`) with `options.env` added; with `options.logs` its
  * log lines (stdout) go there instead of this terminal.
@@ -146,13 +148,25 @@ export async function startBackend(
   const permissions = dataDir.startsWith("/dev/")
     ? ["--allow-all"]
     : ["--allow-net", "--allow-env", "--allow-read", "--allow-write", "--allow-sys"];
-  const proc = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...permissions,
-      ...(v8Flags ? [`--v8-flags=${v8Flags}`] : []),
-      options.entry ?? "main.ts",
-    ],
+  const args = [
+    "run",
+    ...permissions,
+    ...(v8Flags ? [`--v8-flags=${v8Flags}`] : []),
+    options.entry ?? "main.ts",
+  ];
+  // A slower disk: strace delays each of the server's fsyncs (only those
+  // calls stop it, through a seccomp filter).
+  const fsyncDelayMs = Number(Deno.env.get("BENCH_FSYNC_DELAY_MS") ?? "0");
+  const traced = fsyncDelayMs > 0;
+  const proc = new Deno.Command(traced ? "strace" : Deno.execPath(), {
+    args: traced
+      ? [
+        ...["-f", "--seccomp-bpf", "-qq", "-o", "/dev/null", "-e", "trace=fdatasync,fsync"],
+        ...["-e", `inject=fdatasync,fsync:delay_exit=${Math.round(fsyncDelayMs * 1000)}`],
+        Deno.execPath(),
+        ...args,
+      ]
+      : args,
     cwd: Deno.env.get("BENCH_BACKEND_ROOT") ?? ROOT,
     env: {
       API_KEY: "sk-bench",
@@ -173,7 +187,27 @@ export async function startBackend(
   const deadline = Date.now() + 30_000;
   // The listeners start in this order; the last one open means all are.
   for (const port of [ports.http, ports.grpc, ports.ws]) await waitForPort(port, deadline);
-  return { ...childOf(proc), ports };
+  if (!traced) return { ...childOf(proc), ports };
+  // Measure and stop the server itself, strace's child; strace ends with it.
+  const children = Deno.readTextFileSync(`/proc/${proc.pid}/task/${proc.pid}/children`);
+  const pid = Number(children.trim().split(/\s+/)[0]);
+  return {
+    pid,
+    async stop(graceMs = 5000) {
+      const signal = (sig: Deno.Signal) => {
+        try {
+          Deno.kill(pid, sig);
+        } catch {
+          // Already gone.
+        }
+      };
+      signal("SIGTERM");
+      const timer = setTimeout(() => signal("SIGKILL"), graceMs);
+      await proc.status;
+      clearTimeout(timer);
+    },
+    ports,
+  };
 }
 
 /** Appends each line of `stream` to `into` until it ends. */

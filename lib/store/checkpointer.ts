@@ -4,9 +4,12 @@
  * copies the WAL's pages into the database file and fsyncs both, and every
  * stream the process serves waits meanwhile (2–10 ms on the benchmark
  * machine's disk, 45 ms where an fsync takes 20 ms; BENCHMARKS.md). The store
- * turns that off on its writer and asks this checkpointer instead, every
- * {@link CheckpointerOptions.everyCommits} commits; a worker with its own
- * connection (`checkpoint_worker.ts`) does the work and reports back.
+ * turns that off on its writer and asks this checkpointer instead, after a
+ * number of commits that it adapts so that a checkpoint finds about as many
+ * WAL pages as sqlite's own would (1 000: one commit writes a few pages when
+ * asks come one by one, hundreds when a busy server's commits gather many);
+ * a worker with its own connection (`checkpoint_worker.ts`) does the work and
+ * reports back.
  *
  * The worker starts at the first checkpoint and ends after
  * {@link CheckpointerOptions.idleMs} without one, so an idle server keeps no
@@ -36,8 +39,13 @@ export interface CheckpointerOptions {
   logger: Logger;
   /** Called once when the worker cannot checkpoint: the writer must do it again. */
   onUnavailable: () => void;
-  /** A checkpoint starts after this many commits. @default 64 */
+  /**
+   * A checkpoint starts after this many commits, always; when not set, the
+   * number adapts (from 64, between 4 and 512) to {@link targetFrames}.
+   */
   everyCommits?: number;
+  /** The WAL pages a checkpoint should find, when the commits adapt. @default 1000 */
+  targetFrames?: number;
   /** The worker ends after this many ms without a checkpoint. @default 60000 */
   idleMs?: number;
   /**
@@ -57,7 +65,13 @@ export class Checkpointer {
   readonly #file: string;
   readonly #logger: Logger;
   readonly #onUnavailable: () => void;
-  readonly #everyCommits: number;
+  #everyCommits: number;
+  readonly #adapt: boolean;
+  readonly #targetFrames: number;
+  /** The commits the checkpoint in flight covers. */
+  #covered = 0;
+  /** WAL pages per commit, smoothed over the checkpoints so far (0: none yet). */
+  #framesPerCommit = 0;
   readonly #idleMs: number;
   readonly #busyTimeoutMs: number;
   readonly #workerUrl: URL;
@@ -79,6 +93,8 @@ export class Checkpointer {
     this.#logger = options.logger;
     this.#onUnavailable = options.onUnavailable;
     this.#everyCommits = Math.max(1, options.everyCommits ?? 64);
+    this.#adapt = options.everyCommits === undefined;
+    this.#targetFrames = options.targetFrames ?? 1000;
     this.#idleMs = options.idleMs ?? 60_000;
     this.#busyTimeoutMs = options.busyTimeoutMs ?? 1000;
     this.#workerUrl = options.workerUrl ?? new URL("./checkpoint_worker.ts", import.meta.url);
@@ -98,6 +114,7 @@ export class Checkpointer {
   committed(): void {
     if (this.#unavailable || this.#closed) return;
     if (++this.#commits < this.#everyCommits || this.#running !== null) return;
+    this.#covered = this.#commits;
     this.#commits = 0;
     this.#start();
   }
@@ -150,7 +167,17 @@ export class Checkpointer {
       return;
     }
     if (!reply.busy) this.completed++;
+    if (this.#adapt && reply.frames > 0 && this.#covered > 0) {
+      // Pages per commit, smoothed: one checkpoint's count is a noisy guide.
+      const perCommit = reply.frames / this.#covered;
+      this.#framesPerCommit = this.#framesPerCommit === 0
+        ? perCommit
+        : 0.7 * this.#framesPerCommit + 0.3 * perCommit;
+      const next = Math.round(this.#targetFrames / this.#framesPerCommit);
+      this.#everyCommits = Math.min(512, Math.max(4, next));
+    }
     this.#logger.debug("store checkpointed", {
+      commits: this.#covered,
       frames: reply.frames,
       copied: reply.copied,
       busy: reply.busy,

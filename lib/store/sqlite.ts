@@ -61,7 +61,10 @@ export interface SqliteStoreOptions {
   logger?: Logger;
   /** How long a writer waits for a lock held by another connection. @default 5000 */
   busyTimeoutMs?: number;
-  /** A WAL checkpoint runs on a worker after this many commits ({@link Checkpointer}). @default 64 */
+  /**
+   * A WAL checkpoint runs on a worker after this many commits
+   * ({@link Checkpointer}). @default adapted to about 1 000 WAL pages per checkpoint
+   */
   checkpointEveryCommits?: number;
 }
 

@@ -175,3 +175,51 @@ Deno.test("a checkpoint worker that cannot run hands the checkpoints back to the
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("the commits between checkpoints adapt to the WAL pages the commits write", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "eb-ckpt-" });
+  const file = join(dir, "t.db");
+  const db = new DatabaseSync(file);
+  db.exec("PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0; CREATE TABLE t (v TEXT)");
+  const lines: string[] = [];
+  const checkpointer = new Checkpointer({
+    file,
+    logger: createLogger({ level: "debug", write: (line) => lines.push(line) }),
+    onUnavailable: () => assert.fail("the worker must run"),
+  });
+  const checkpoints = () =>
+    lines.map((l) => JSON.parse(l)).filter((l) => l.msg === "store checkpointed");
+  const until = async (n: number) => {
+    const deadline = Date.now() + 10_000;
+    while (checkpoints().length < n && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(checkpoints().length, n);
+  };
+  try {
+    // Commits of ~50 pages each: the first checkpoint, after 64 commits, finds
+    // ~3 200 pages; the next is due after about 1 000 / 50 = 20 commits.
+    const insert = db.prepare("INSERT INTO t VALUES (?)");
+    const commit = () => {
+      insert.run("x".repeat(200_000));
+      checkpointer.committed();
+    };
+    for (let i = 0; i < 64; i++) commit();
+    await until(1);
+    assert.equal(checkpoints()[0].commits, 64);
+    assert.ok(checkpoints()[0].frames > 2000, JSON.stringify(checkpoints()[0]));
+    const due = Math.round(1000 / (checkpoints()[0].frames / 64));
+    assert.ok(due >= 15 && due <= 25, `due after ${due} commits`);
+    for (let i = 0; i < due - 1; i++) commit();
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(checkpoints().length, 1, "not due yet");
+    commit();
+    await until(2);
+    assert.equal(checkpoints()[1].commits, due);
+    assert.ok(checkpoints()[1].frames < 1500, JSON.stringify(checkpoints()[1]));
+  } finally {
+    await checkpointer.close();
+    db.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
