@@ -63,7 +63,11 @@ self.onmessage = (e: MessageEvent<CheckpointRequest>) => {
     return;
   }
   try {
-    db ??= new DatabaseSync(request.file, { timeout: request.busyTimeoutMs });
+    if (db === null) {
+      db = new DatabaseSync(request.file, { timeout: request.busyTimeoutMs });
+      // As the writer's: a commit here (restartHere) syncs only the WAL header it must.
+      db.exec("PRAGMA synchronous = NORMAL");
+    }
     const started = performance.now();
     db.prepare("PRAGMA wal_checkpoint(PASSIVE)").get();
     const row = db.prepare("PRAGMA wal_checkpoint(RESTART)").get() as unknown as CheckpointRow;

@@ -453,7 +453,8 @@ class SqliteStore implements ConversationStore {
             { reason: "store_busy", retryAfterMs: 1000 },
           );
         }
-        delay = Math.min(delay * 2, 50);
+        // The checkpoint worker holds the lock a few ms: poll often enough.
+        delay = Math.min(delay * 2, 10);
       }
       const queue = this.#queue;
       this.#queue = [];
