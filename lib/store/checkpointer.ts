@@ -46,6 +46,8 @@ export interface CheckpointerOptions {
   everyCommits?: number;
   /** The WAL pages a checkpoint should find, when the commits adapt. @default 1000 */
   targetFrames?: number;
+  /** The least time between the starts of two checkpoints, in ms. @default 250 */
+  minIntervalMs?: number;
   /** The worker ends after this many ms without a checkpoint. @default 60000 */
   idleMs?: number;
   /**
@@ -72,6 +74,9 @@ export class Checkpointer {
   #covered = 0;
   /** WAL pages per commit, smoothed over the checkpoints so far (0: none yet). */
   #framesPerCommit = 0;
+  readonly #minIntervalMs: number;
+  /** When the last checkpoint started (`performance.now()`). */
+  #lastStart = -Infinity;
   readonly #idleMs: number;
   readonly #busyTimeoutMs: number;
   readonly #workerUrl: URL;
@@ -95,6 +100,7 @@ export class Checkpointer {
     this.#everyCommits = Math.max(1, options.everyCommits ?? 64);
     this.#adapt = options.everyCommits === undefined;
     this.#targetFrames = options.targetFrames ?? 1000;
+    this.#minIntervalMs = options.minIntervalMs ?? 250;
     this.#idleMs = options.idleMs ?? 60_000;
     this.#busyTimeoutMs = options.busyTimeoutMs ?? 1000;
     this.#workerUrl = options.workerUrl ?? new URL("./checkpoint_worker.ts", import.meta.url);
@@ -114,6 +120,10 @@ export class Checkpointer {
   committed(): void {
     if (this.#unavailable || this.#closed) return;
     if (++this.#commits < this.#everyCommits || this.#running !== null) return;
+    // Many small checkpoints copy the same hot pages (the tables' right edges)
+    // and fsync again and again: at most one per minIntervalMs.
+    if (performance.now() - this.#lastStart < this.#minIntervalMs) return;
+    this.#lastStart = performance.now();
     this.#covered = this.#commits;
     this.#commits = 0;
     this.#start();

@@ -49,7 +49,7 @@ import type {
 } from "./store.ts";
 import { migrate } from "./migrations.ts";
 import { newRowId } from "./row_id.ts";
-import { Checkpointer } from "./checkpointer.ts";
+import { Checkpointer, type CheckpointerOptions } from "./checkpointer.ts";
 import type { Role } from "../providers/provider.ts";
 
 /** The file name of the database inside the data dir. */
@@ -61,11 +61,8 @@ export interface SqliteStoreOptions {
   logger?: Logger;
   /** How long a writer waits for a lock held by another connection. @default 5000 */
   busyTimeoutMs?: number;
-  /**
-   * A WAL checkpoint runs on a worker after this many commits
-   * ({@link Checkpointer}). @default adapted to about 1 000 WAL pages per checkpoint
-   */
-  checkpointEveryCommits?: number;
+  /** When the WAL checkpoints run on their worker ({@link Checkpointer}); defaults suit a server. */
+  checkpoint?: Pick<CheckpointerOptions, "everyCommits" | "targetFrames" | "minIntervalMs">;
 }
 
 type Row = Record<string, unknown>;
@@ -169,7 +166,7 @@ export async function openSqliteStore(
   const checkpointer = new Checkpointer({
     file,
     logger,
-    everyCommits: options.checkpointEveryCommits,
+    ...options.checkpoint,
     onUnavailable: () => {
       // sqlite's default: the commit that takes the WAL past 1 000 pages checkpoints it.
       if (db.isOpen) db.exec("PRAGMA wal_autocheckpoint = 1000");

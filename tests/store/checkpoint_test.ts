@@ -50,7 +50,7 @@ function countRows(dir: string): { conversations: number; complete: number } {
 Deno.test("the writer's commits never checkpoint: without the worker's checkpoints the WAL only grows", async () => {
   const dir = await Deno.makeTempDir({ prefix: "eb-ckpt-" });
   // A checkpoint would be due after 10^9 commits: none runs in this test.
-  const store = await openSqliteStore(dir, { checkpointEveryCommits: 1e9 });
+  const store = await openSqliteStore(dir, { checkpoint: { everyCommits: 1e9 } });
   try {
     await writeTurns(store, 400, 8);
     // ~2 KiB per reply and three rows per turn: far past sqlite's own 1 000-page
@@ -68,7 +68,10 @@ Deno.test("the worker's checkpoints keep the WAL small under concurrent writes, 
   const dir = await Deno.makeTempDir({ prefix: "eb-ckpt-" });
   const lines: string[] = [];
   const logger = createLogger({ level: "debug", write: (line) => lines.push(line) });
-  const store = await openSqliteStore(dir, { checkpointEveryCommits: 8, logger });
+  const store = await openSqliteStore(dir, {
+    checkpoint: { everyCommits: 8, minIntervalMs: 0 },
+    logger,
+  });
   const checkpoints = () =>
     lines.map((l) => JSON.parse(l)).filter((l) => l.msg === "store checkpointed");
   try {
@@ -186,6 +189,7 @@ Deno.test("the commits between checkpoints adapt to the WAL pages the commits wr
     file,
     logger: createLogger({ level: "debug", write: (line) => lines.push(line) }),
     onUnavailable: () => assert.fail("the worker must run"),
+    minIntervalMs: 0,
   });
   const checkpoints = () =>
     lines.map((l) => JSON.parse(l)).filter((l) => l.msg === "store checkpointed");
