@@ -172,6 +172,7 @@ export async function openSqliteStore(
       if (db.isOpen) db.exec("PRAGMA wal_autocheckpoint = 1000");
     },
   });
+  checkpointer.prewarm();
   return new SqliteStore(db, reader, file + "-wal", busyTimeoutMs, checkpointer);
 }
 
