@@ -26,9 +26,10 @@
  * loaded machine: 3-4 ms per call, BENCHMARKS.md). The writer never waits
  * for another process's lock with the event loop blocked: its busy timeout
  * is 0, and a write that finds the lock taken waits on timers
- * ({@link SqliteStore.#acquire}). sqlite's automatic checkpoint runs inside
- * the commit that takes the WAL past 1 000 pages (4 MiB): a few ms, every few
- * hundred answers under load.
+ * ({@link SqliteStore.#acquire}). The WAL's checkpoints (copying its pages
+ * into the database file, and the fsyncs around that) run on a worker with
+ * its own connection ({@link Checkpointer}), not inside a commit here: the
+ * writer's automatic checkpoint is off.
  * @module
  */
 

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { createLogger, silentLogger } from "../../lib/log.ts";
-import { Checkpointer } from "../../lib/store/checkpointer.ts";
+import { createLogger, type Logger, silentLogger } from "../../lib/log.ts";
+import { Checkpointer, type CheckpointerOptions } from "../../lib/store/checkpointer.ts";
 import { DATABASE_FILE, openSqliteStore } from "../../lib/store/sqlite.ts";
 import type { ConversationStore } from "../../lib/store/store.ts";
 
@@ -39,6 +39,41 @@ async function writeTurns(
     }
   };
   await Promise.all(Array.from({ length: askers }, asker));
+}
+
+/** Waits until `done()` (10 s at most). */
+async function until(done: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+}
+
+/**
+ * A WAL database that never checkpoints itself, with table `t`, and a
+ * checkpointer for it; both closed (and the files removed) after `fn`.
+ */
+async function withCheckpointer(
+  options: Omit<CheckpointerOptions, "file" | "logger" | "onUnavailable"> & {
+    logger?: Logger;
+  },
+  fn: (db: DatabaseSync, checkpointer: Checkpointer, file: string) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "eb-ckpt-" });
+  const file = join(dir, "t.db");
+  const db = new DatabaseSync(file);
+  db.exec("PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0; CREATE TABLE t (v TEXT)");
+  const checkpointer = new Checkpointer({
+    logger: silentLogger,
+    ...options,
+    file,
+    onUnavailable: () => assert.fail("the worker must run"),
+  });
+  try {
+    await fn(db, checkpointer, file);
+  } finally {
+    await checkpointer.close();
+    db.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 }
 
 async function walBytes(dir: string): Promise<number> {
@@ -87,10 +122,7 @@ Deno.test("the worker's checkpoints keep the WAL small under concurrent writes, 
     // The worker starts with the first checkpoint; the WAL file keeps the size
     // it reached meanwhile (sqlite restarts it from its beginning, in place).
     await writeTurns(store, 100, 8);
-    const deadline = Date.now() + 10_000;
-    while (checkpoints().length === 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await until(() => checkpoints().length > 0);
     const before = await walBytes(dir);
     // 300 more turns add ~4 MiB to a WAL nobody checkpoints (the test above);
     // restarted after each checkpoint, it grows by what is written while one
@@ -113,18 +145,7 @@ Deno.test("the worker's checkpoints keep the WAL small under concurrent writes, 
 });
 
 Deno.test("the checkpoint worker starts at the first checkpoint and ends when idle", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "eb-ckpt-" });
-  const file = join(dir, "t.db");
-  const db = new DatabaseSync(file);
-  db.exec("PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0; CREATE TABLE t (v TEXT)");
-  const checkpointer = new Checkpointer({
-    file,
-    logger: silentLogger,
-    everyCommits: 3,
-    idleMs: 50,
-    onUnavailable: () => assert.fail("the worker must run"),
-  });
-  try {
+  await withCheckpointer({ everyCommits: 3, idleMs: 50 }, async (db, checkpointer) => {
     const insert = db.prepare("INSERT INTO t VALUES (?)");
     for (let i = 0; i < 2; i++) {
       insert.run("x".repeat(3000));
@@ -134,24 +155,15 @@ Deno.test("the checkpoint worker starts at the first checkpoint and ends when id
     insert.run("x".repeat(3000));
     checkpointer.committed();
     assert.equal(checkpointer.workerRunning, true);
-    const deadline = Date.now() + 10_000;
-    while (checkpointer.completed === 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await until(() => checkpointer.completed > 0);
     assert.equal(checkpointer.completed, 1);
     // Every frame went into the database: the next write restarts the WAL.
     const row = db.prepare("PRAGMA wal_checkpoint(PASSIVE)").get()!;
     assert.equal(row.log, row.checkpointed);
-    while (checkpointer.workerRunning && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await until(() => !checkpointer.workerRunning);
     assert.equal(checkpointer.workerRunning, false, "the idle worker ended");
     assert.ok(checkpointer.available);
-  } finally {
-    await checkpointer.close();
-    db.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a checkpoint worker that cannot run hands the checkpoints back to the writer once", async () => {
@@ -173,10 +185,7 @@ Deno.test("a checkpoint worker that cannot run hands the checkpoints back to the
   });
   try {
     checkpointer.committed();
-    const deadline = Date.now() + 10_000;
-    while (checkpointer.available && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await until(() => !checkpointer.available);
     assert.equal(checkpointer.available, false);
     for (let i = 0; i < 5; i++) checkpointer.committed();
     assert.equal(handedBack, 1);
@@ -191,27 +200,11 @@ Deno.test("a checkpoint worker that cannot run hands the checkpoints back to the
 });
 
 Deno.test("the commits between checkpoints adapt to the WAL pages the commits write", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "eb-ckpt-" });
-  const file = join(dir, "t.db");
-  const db = new DatabaseSync(file);
-  db.exec("PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0; CREATE TABLE t (v TEXT)");
   const lines: string[] = [];
-  const checkpointer = new Checkpointer({
-    file,
-    logger: createLogger({ level: "debug", write: (line) => lines.push(line) }),
-    onUnavailable: () => assert.fail("the worker must run"),
-    minIntervalMs: 0,
-  });
-  const checkpoints = () =>
-    lines.map((l) => JSON.parse(l)).filter((l) => l.msg === "store checkpointed");
-  const until = async (n: number) => {
-    const deadline = Date.now() + 10_000;
-    while (checkpoints().length < n && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    assert.equal(checkpoints().length, n);
-  };
-  try {
+  const logger = createLogger({ level: "debug", write: (line) => lines.push(line) });
+  await withCheckpointer({ logger, minIntervalMs: 0 }, async (db, checkpointer) => {
+    const checkpoints = () =>
+      lines.map((l) => JSON.parse(l)).filter((l) => l.msg === "store checkpointed");
     // Commits of ~50 pages each: the first checkpoint, after 64 commits, finds
     // ~3 200 pages; the next is due after about 1 000 / 50 = 20 commits.
     const insert = db.prepare("INSERT INTO t VALUES (?)");
@@ -220,7 +213,7 @@ Deno.test("the commits between checkpoints adapt to the WAL pages the commits wr
       checkpointer.committed();
     };
     for (let i = 0; i < 64; i++) commit();
-    await until(1);
+    await until(() => checkpoints().length === 1);
     assert.equal(checkpoints()[0].commits, 64);
     assert.ok(checkpoints()[0].frames > 2000, JSON.stringify(checkpoints()[0]));
     const due = Math.round(1000 / (checkpoints()[0].frames / 64));
@@ -229,33 +222,19 @@ Deno.test("the commits between checkpoints adapt to the WAL pages the commits wr
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(checkpoints().length, 1, "not due yet");
     commit();
-    await until(2);
+    await until(() => checkpoints().length === 2);
     assert.equal(checkpoints()[1].commits, due);
     assert.ok(checkpoints()[1].frames < 1500, JSON.stringify(checkpoints()[1]));
-  } finally {
-    await checkpointer.close();
-    db.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a checkpoint waits for the writer's open transaction, copies it too and restarts the WAL", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "eb-ckpt-" });
-  const file = join(dir, "t.db");
-  const db = new DatabaseSync(file);
-  db.exec("PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0; CREATE TABLE t (v TEXT)");
-  const checkpointer = new Checkpointer({
-    file,
-    logger: silentLogger,
-    everyCommits: 1,
-    onUnavailable: () => assert.fail("the worker must run"),
-  });
-  const insert = db.prepare("INSERT INTO t VALUES (?)");
-  const write = () => {
-    for (let i = 0; i < 30; i++) insert.run("x".repeat(40_000));
-  };
-  const wal = () => Deno.statSync(`${file}-wal`).size;
-  try {
+  await withCheckpointer({ everyCommits: 1 }, async (db, checkpointer, file) => {
+    const insert = db.prepare("INSERT INTO t VALUES (?)");
+    const write = () => {
+      for (let i = 0; i < 30; i++) insert.run("x".repeat(40_000));
+    };
+    const wal = () => Deno.statSync(`${file}-wal`).size;
     write();
     // A transaction is open when the checkpoint starts, and commits while it waits.
     db.exec("BEGIN IMMEDIATE");
@@ -264,10 +243,7 @@ Deno.test("a checkpoint waits for the writer's open transaction, copies it too a
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(checkpointer.completed, 0, "it waits for the writer");
     db.exec("COMMIT");
-    const deadline = Date.now() + 10_000;
-    while (checkpointer.completed === 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await until(() => checkpointer.completed > 0);
     assert.equal(checkpointer.completed, 1);
     // Every frame was copied, so the next writes start the WAL from its
     // beginning: the file (sized by the most it held) does not grow.
@@ -275,13 +251,6 @@ Deno.test("a checkpoint waits for the writer's open transaction, copies it too a
     assert.ok(size > 2 * 1024 * 1024, `WAL ${size} bytes`);
     write();
     assert.equal(wal(), size);
-    assert.equal(
-      Number(db.prepare("SELECT count(*) AS n FROM t").get()!.n),
-      90,
-    );
-  } finally {
-    await checkpointer.close();
-    db.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+    assert.equal(Number(db.prepare("SELECT count(*) AS n FROM t").get()!.n), 90);
+  });
 });
