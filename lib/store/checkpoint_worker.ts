@@ -34,7 +34,13 @@ interface CheckpointRow {
  * WAL itself, as sqlite always does.
  */
 function restartHere(db: DatabaseSync): void {
-  db.exec("BEGIN IMMEDIATE");
+  try {
+    db.exec("BEGIN IMMEDIATE");
+  } catch {
+    // The lock was taken again past the busy timeout (another process's write):
+    // the writer restarts the WAL itself. Not a reason to stop checkpointing.
+    return;
+  }
   try {
     const { application_id: id } = db.prepare("PRAGMA application_id").get() as {
       application_id: number;

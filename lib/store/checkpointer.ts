@@ -11,7 +11,8 @@
  * a worker with its own connection (`checkpoint_worker.ts`) does the work and
  * reports back.
  *
- * The worker starts at the first checkpoint and ends after
+ * The worker starts with {@link Checkpointer.prewarm} (the store calls it
+ * when it opens) or at the first checkpoint, and ends after
  * {@link CheckpointerOptions.idleMs} without one, so an idle server keeps no
  * second isolate. When the worker cannot run, the checkpointer says so once
  * and calls `onUnavailable`: the writer then checkpoints in its commits again,

@@ -254,3 +254,30 @@ Deno.test("a checkpoint waits for the writer's open transaction, copies it too a
     assert.equal(Number(db.prepare("SELECT count(*) AS n FROM t").get()!.n), 90);
   });
 });
+
+Deno.test("a checkpoint that cannot get the lock in time gives up until the next one", async () => {
+  const lines: string[] = [];
+  const logger = createLogger({ level: "debug", write: (line) => lines.push(line) });
+  await withCheckpointer(
+    { everyCommits: 1, minIntervalMs: 0, busyTimeoutMs: 50, logger },
+    async (db, checkpointer) => {
+      const insert = db.prepare("INSERT INTO t VALUES (?)");
+      insert.run("x".repeat(40_000));
+      // Another writer keeps the lock well past the checkpoint's busy timeout.
+      db.exec("BEGIN IMMEDIATE");
+      insert.run("x".repeat(40_000));
+      checkpointer.committed();
+      const reported = () =>
+        lines.map((l) => JSON.parse(l)).filter((l) => l.msg === "store checkpointed");
+      await until(() => reported().length > 0);
+      assert.equal(reported()[0].busy, true);
+      assert.equal(checkpointer.completed, 0);
+      db.exec("COMMIT");
+      assert.ok(checkpointer.available, "still checkpointing on the worker");
+      checkpointer.committed();
+      await until(() => checkpointer.completed > 0);
+      assert.equal(checkpointer.completed, 1);
+      assert.ok(!lines.some((l) => l.includes("cannot checkpoint")), lines.join("\n"));
+    },
+  );
+});
